@@ -1,0 +1,18 @@
+"""Values every page header needs, fetched with at most two small queries."""
+
+from __future__ import annotations
+
+from community import policy
+from community.models import Notification
+
+
+def kindred(request) -> dict:
+    user = getattr(request, "user", None)
+    if not policy.is_authenticated(user):
+        return {"unread_notifications": 0, "moderates_any": False}
+    return {
+        "unread_notifications": lambda: Notification.objects.filter(
+            user=user, read_at__isnull=True
+        ).count(),
+        "moderates_any": lambda: policy.moderated_groups(user).exists(),
+    }

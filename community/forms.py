@@ -1,0 +1,180 @@
+"""Forms parse and label input; services decide and write."""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.conf import settings
+
+from community.models import Group, Membership
+from community.services.profiles import display_name_taken
+
+NAME_PATTERN = re.compile(r"^[\w][\w .'\-]*$", re.UNICODE)
+
+
+def clean_display_name_value(value: str, *, exclude_pk: int | None = None) -> str:
+    name = " ".join((value or "").split())
+    if len(name) < 2:
+        raise forms.ValidationError("Please use at least 2 characters.")
+    if not NAME_PATTERN.match(name):
+        raise forms.ValidationError(
+            "Please use letters, numbers, spaces, full stops, dashes or apostrophes."
+        )
+    if "@" in name:
+        raise forms.ValidationError("Please don't use an email address as your name.")
+    if display_name_taken(name, exclude_pk=exclude_pk):
+        raise forms.ValidationError("Someone already uses that name. Please try another.")
+    return name
+
+
+class SignupForm(forms.Form):
+    """Extra signup field for allauth: the name other members will see."""
+
+    display_name = forms.CharField(
+        label="Display name",
+        max_length=40,
+        help_text="This is what other members see. It does not need to be your real name.",
+        widget=forms.TextInput(attrs={"autocomplete": "nickname"}),
+    )
+
+    def clean_display_name(self) -> str:
+        return clean_display_name_value(self.cleaned_data["display_name"])
+
+    def signup(self, request, user) -> None:
+        """allauth calls this after the adapter saved the user (with the name already set)."""
+
+
+class ProfileForm(forms.Form):
+    display_name = forms.CharField(label="Display name", max_length=40)
+    about = forms.CharField(
+        label="About me", max_length=500, required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Optional. A few words other members of your groups can read.",
+    )
+    home_town = forms.CharField(
+        label="Home town", max_length=100, required=False,
+        help_text="Optional and private: nobody else sees it.",
+    )
+    appear_offline = forms.BooleanField(
+        label="Appear offline in chat", required=False,
+        help_text="Others won't see that you are online.",
+    )
+
+    def __init__(self, *args, user=None, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_display_name(self) -> str:
+        return clean_display_name_value(
+            self.cleaned_data["display_name"], exclude_pk=getattr(self.user, "pk", None)
+        )
+
+
+class GroupForm(forms.Form):
+    name = forms.CharField(label="Group name", max_length=80)
+    description = forms.CharField(
+        label="What is the group for?", max_length=2000, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    kind = forms.ChoiceField(label="Who is it for?", choices=Group.Kind.choices)
+    condition = forms.CharField(
+        label="Condition", max_length=80, required=False,
+        help_text="If the group is about one condition, name it. For example: COPD.",
+    )
+    format = forms.ChoiceField(label="Online or local?", choices=Group.Format.choices)
+    town = forms.CharField(label="Town or area", max_length=100, required=False)
+    privacy = forms.ChoiceField(
+        label="Who can join?", choices=Group.Privacy.choices, initial=Group.Privacy.APPROVAL,
+        widget=forms.RadioSelect,
+    )
+    rules = forms.CharField(
+        label="Group rules", max_length=4000, required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        initial=(
+            "We share experience, not medical advice.\n"
+            "Be kind and respectful. Nobody is judged here.\n"
+            "What is said in the group stays in the group.\n"
+            "Everyone chooses what they share.\n"
+            "If you are worried about someone's safety, tell a moderator."
+        ),
+    )
+    welcome_message = forms.CharField(
+        label="Welcome message", max_length=2000, required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="New members see this when they join.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for i in range(settings.KINDRED_MAX_JOIN_QUESTIONS):
+            self.fields[f"question_{i}"] = forms.CharField(
+                label=f"Join question {i + 1}", max_length=300, required=False,
+                help_text="Optional. People asking to join will answer it." if i == 0 else "",
+            )
+
+    def questions(self) -> list[str]:
+        return [
+            self.cleaned_data.get(f"question_{i}", "")
+            for i in range(settings.KINDRED_MAX_JOIN_QUESTIONS)
+        ]
+
+
+class JoinRequestForm(forms.Form):
+    """One labelled answer box per join question; what was typed is kept on errors."""
+
+    def __init__(self, *args, questions=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        limit = settings.KINDRED_JOIN_ANSWER_MAX_LENGTH
+        for i, question in enumerate(questions):
+            self.fields[f"answer_{i}"] = forms.CharField(
+                label=question.text,
+                max_length=limit,
+                required=True,
+                widget=forms.Textarea(attrs={"rows": 3}),
+                error_messages={
+                    "required": "Please answer this question.",
+                    "max_length": f"Please keep this answer to {limit} characters or fewer.",
+                },
+            )
+
+    def answers(self) -> list[str]:
+        return [self.cleaned_data.get(name, "") for name in self.fields]
+
+
+class DecisionForm(forms.Form):
+    message = forms.CharField(
+        label="Message to the person (optional)", max_length=1000, required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason (kept in the moderation log)", max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Please say why, for the record."},
+    )
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label="Role", choices=Membership.Role.choices)
+
+
+class InviteForm(forms.Form):
+    note = forms.CharField(
+        label="Who is it for? (only moderators see this)", max_length=100, required=False
+    )
+    expires_in_days = forms.IntegerField(
+        label="Works for how many days?", min_value=1, max_value=365, initial=14
+    )
+    max_uses = forms.IntegerField(
+        label="How many people can use it? (leave empty for no limit)",
+        min_value=1, max_value=1000, required=False,
+    )
+
+
+class GroupSearchForm(forms.Form):
+    q = forms.CharField(label="Search by name or condition", max_length=100, required=False)
+    kind = forms.ChoiceField(
+        label="Kind of group", required=False, choices=[("", "Any kind"), *Group.Kind.choices]
+    )

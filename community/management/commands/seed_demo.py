@@ -1,0 +1,167 @@
+"""A small demo community to try Kindred with. Safe to run again: it changes nothing twice."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.test.utils import override_settings
+
+from community import services
+from community.models import Group, Membership
+from community.services.demo import ensure_user
+
+DEMO_PASSWORD = "kindred-demo-2026"  # noqa: S105 - published demo login, local use only
+
+QUIET_MAIL = "django.core.mail.backends.dummy.EmailBackend"
+
+PEOPLE = [
+    ("staff@demo.kindred.invalid", "Safeguarding Lead", True),
+    ("founder@demo.kindred.invalid", "Fiona", False),
+    ("moderator@demo.kindred.invalid", "Mo", False),
+    ("welcomer@demo.kindred.invalid", "Wren", False),
+    ("member@demo.kindred.invalid", "Sam", False),
+    ("priya@demo.kindred.invalid", "Priya", False),
+    ("pending@demo.kindred.invalid", "Alex", False),
+    ("newcomer@demo.kindred.invalid", "Olive", False),
+]
+
+GROUPS = [
+    {
+        "slug": "type-1-diabetes",
+        "name": "Type 1 Diabetes Peer Support",
+        "kind": Group.Kind.CONDITION,
+        "condition": "Type 1 diabetes",
+        "privacy": Group.Privacy.APPROVAL,
+        "description": "For adults living with type 1 diabetes: hypos, pumps, sensors, "
+        "work, travel and everything in between.",
+        "welcome_message": "Welcome! Say hello in the introductions and tell us as much or "
+        "as little as you like.",
+        "questions": [
+            "What would you like to get from the group?",
+            "Do you live with type 1 diabetes yourself, or care for someone who does?",
+        ],
+    },
+    {
+        "slug": "copd-breathe-easy-glasgow",
+        "name": "COPD Breathe Easy Glasgow",
+        "kind": Group.Kind.CONDITION,
+        "condition": "COPD",
+        "format": Group.Format.LOCAL,
+        "town": "Glasgow",
+        "privacy": Group.Privacy.APPROVAL,
+        "description": "We meet on the first Tuesday of the month in the West End and keep "
+        "in touch here between meetings.",
+        "welcome_message": "Lovely to have you. Our next meeting is on the group page.",
+        "questions": ["Which part of Glasgow or the west of Scotland are you in?"],
+    },
+    {
+        "slug": "carers-corner",
+        "name": "Carers' Corner",
+        "kind": Group.Kind.CARERS,
+        "privacy": Group.Privacy.OPEN,
+        "description": "For anyone caring for a partner, parent, child or friend with a "
+        "long-term condition.",
+        "welcome_message": "Welcome. Take a breath: this space is for you.",
+        "questions": [],
+    },
+    {
+        "slug": "chronic-pain-circle",
+        "name": "Chronic Pain Circle",
+        "kind": Group.Kind.CONDITION,
+        "condition": "Chronic pain",
+        "privacy": Group.Privacy.INVITE,
+        "description": "A small, invite-only circle for people living with chronic pain.",
+        "welcome_message": "Welcome to the circle.",
+        "questions": [],
+    },
+    {
+        "slug": "living-well-together",
+        "name": "Living Well Together",
+        "kind": Group.Kind.GENERIC,
+        "privacy": Group.Privacy.OPEN,
+        "description": "General peer support for anyone living with any long-term "
+        "condition.",
+        "welcome_message": "Welcome! Everyone here knows what it's like.",
+        "questions": [],
+    },
+]
+
+
+class Command(BaseCommand):
+    help = "Load the demo community (idempotent) and print the demo logins."
+
+    def handle(self, *args, **options):
+        # Demo members don't need the welcome emails the services send.
+        with override_settings(EMAIL_BACKEND=QUIET_MAIL), transaction.atomic():
+            people = {
+                name: ensure_user(email=email, display_name=name, password=DEMO_PASSWORD,
+                                  is_staff=staff)
+                for email, name, staff in PEOPLE
+            }
+            for spec in GROUPS:
+                self._ensure_group(spec, people)
+        self.stdout.write(self.style.SUCCESS("Demo community ready. Logins (password "
+                                             f"'{DEMO_PASSWORD}' for all):"))
+        roles = {
+            "Safeguarding Lead": "site staff",
+            "Fiona": "founder and owner of every demo group",
+            "Mo": "moderator",
+            "Wren": "welcomer",
+            "Sam": "member",
+            "Priya": "member",
+            "Alex": "has a join request waiting in Type 1 Diabetes Peer Support",
+            "Olive": "newcomer, in no groups yet",
+        }
+        for email, name, _staff in PEOPLE:
+            self.stdout.write(f"  {email:34} {name:18} {roles[name]}")
+
+    def _ensure_group(self, spec: dict, people: dict) -> Group:
+        founder, staff = people["Fiona"], people["Safeguarding Lead"]
+        group = Group.objects.filter(slug=spec["slug"]).first()
+        if group is None:
+            group = services.create_group(
+                actor=founder,
+                slug=spec["slug"],
+                name=spec["name"],
+                description=spec["description"],
+                kind=spec["kind"],
+                condition=spec.get("condition", ""),
+                format=spec.get("format", Group.Format.ONLINE),
+                town=spec.get("town", ""),
+                privacy=spec["privacy"],
+                rules="We share experience, not medical advice.\nBe kind. Nobody is judged "
+                "here.\nWhat is said in the group stays in the group.",
+                welcome_message=spec["welcome_message"],
+                questions=spec["questions"],
+            )
+        if group.status == Group.Status.PENDING:
+            services.approve_group(actor=staff, group=group, reason="Demo group.")
+            group.refresh_from_db()
+        for name, role in (("Mo", "moderator"), ("Wren", "welcomer"), ("Sam", "member"),
+                           ("Priya", "member")):
+            self._ensure_member(group, people[name], role, founder)
+        if spec["slug"] == "type-1-diabetes":
+            alex = people["Alex"]
+            if not Membership.objects.filter(user=alex, group=group).exists():
+                services.request_membership(
+                    actor=alex, group=group,
+                    answers=["Someone to talk to who gets it.", "Myself, for 12 years."],
+                )
+        return group
+
+    def _ensure_member(self, group: Group, person, role: str, founder) -> None:
+        row = Membership.objects.filter(user=person, group=group).first()
+        if row is None or row.status != Membership.Status.APPROVED:
+            if group.is_open:
+                row = services.join_open_group(actor=person, group=group)
+            elif group.is_invite_only:
+                invite = services.create_invite(actor=founder, group=group, note="demo",
+                                                expires_in_days=1, max_uses=1)
+                row = services.join_with_invite(actor=person, token=invite.token)
+            else:
+                answers = ["Peer support.", "Myself."][: group.questions.count()]
+                answers += ["Demo answer."] * (group.questions.count() - len(answers))
+                row = services.request_membership(actor=person, group=group, answers=answers)
+                row = services.approve_membership(actor=founder, membership=row)
+        if row.role != role:
+            services.set_role(actor=founder, membership=row, role=role)

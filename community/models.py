@@ -1,0 +1,285 @@
+"""People, groups and who belongs where.
+
+Writes go through `community.services`; reads shaped for pages live in
+`community.selectors`; who may see or do what is decided only in `community.policy`.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils import timezone
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create(self, email: str, password: str | None, **extra) -> User:
+        if not email:
+            raise ValueError("An email address is required.")
+        email = self.normalize_email(email)
+        extra.setdefault("display_name", email.split("@", 1)[0][:40])
+        user = self.model(email=email, **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra) -> User:
+        extra["is_staff"] = True
+        extra["is_superuser"] = True
+        return self._create(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A member, known to others only by a display name they choose (a pseudonym is fine)."""
+
+    email = models.EmailField("email address", unique=True)
+    display_name = models.CharField(
+        max_length=40,
+        help_text="The name other members see. It does not need to be your real name.",
+    )
+    about = models.TextField("about me", max_length=500, blank=True)
+    home_town = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Optional and private: only used to suggest groups near you.",
+    )
+    appear_offline = models.BooleanField(
+        default=False, help_text="Hide you from the 'who's here now' list in chat."
+    )
+    is_staff = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["display_name"]
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("display_name"), name="user_display_name_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    def get_full_name(self) -> str:
+        return self.display_name
+
+    def get_short_name(self) -> str:
+        return self.display_name
+
+
+class Group(models.Model):
+    class Kind(models.TextChoices):
+        CONDITION = "condition", "Living with a condition"
+        GENERIC = "generic", "General peer support"
+        CARERS = "carers", "Carers"
+
+    class Format(models.TextChoices):
+        ONLINE = "online", "Online"
+        LOCAL = "local", "Local (meets in person)"
+
+    class Privacy(models.TextChoices):
+        OPEN = "open", "Open: anyone signed in can join at once"
+        APPROVAL = "approval", "Approval: people ask to join and a moderator says yes"
+        INVITE = "invite", "Invite only: hidden, and people join with an invite link"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for approval"
+        ACTIVE = "active", "Active"
+        DECLINED = "declined", "Not approved"
+
+    name = models.CharField(max_length=80)
+    slug = models.SlugField(max_length=60, unique=True)
+    description = models.TextField(max_length=2000)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.GENERIC)
+    condition = models.CharField(
+        max_length=80, blank=True, help_text="For example: type 1 diabetes, COPD, long Covid."
+    )
+    format = models.CharField(max_length=8, choices=Format.choices, default=Format.ONLINE)
+    town = models.CharField(max_length=100, blank=True, help_text="Town or area it meets in.")
+    privacy = models.CharField(max_length=10, choices=Privacy.choices, default=Privacy.APPROVAL)
+    rules = models.TextField(max_length=4000, blank=True)
+    welcome_message = models.TextField(max_length=2000, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["status", "privacy"], name="group_status_privacy"),
+            models.Index(Lower("name"), name="group_name_lower"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("groups:home", kwargs={"slug": self.slug})
+
+    @property
+    def is_open(self) -> bool:
+        return self.privacy == self.Privacy.OPEN
+
+    @property
+    def is_invite_only(self) -> bool:
+        return self.privacy == self.Privacy.INVITE
+
+
+class JoinQuestion(models.Model):
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="questions")
+    position = models.PositiveSmallIntegerField(default=0)
+    text = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Membership(models.Model):
+    """One row per person per group: their request, their standing and their role.
+
+    Keeping the request and the membership in one row makes "requesting twice gives one
+    request" a database fact (the unique constraint), and keeps a ban in force for ever.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a decision"
+        APPROVED = "approved", "Member"
+        DECLINED = "declined", "Not accepted"
+        LEFT = "left", "Left"
+        REMOVED = "removed", "Removed"
+        BANNED = "banned", "Banned"
+
+    class Role(models.TextChoices):
+        MEMBER = "member", "Member"
+        WELCOMER = "welcomer", "Welcomer"
+        MODERATOR = "moderator", "Moderator"
+        OWNER = "owner", "Owner"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships")
+    status = models.CharField(max_length=10, choices=Status.choices)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    answers = models.JSONField(
+        default=list, blank=True, help_text="[{'question': ..., 'answer': ...}] at request time"
+    )
+    requested_at = models.DateTimeField(null=True, blank=True)
+    joined_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    decision_message = models.TextField(max_length=1000, blank=True)
+    muted_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "group"], name="membership_user_group_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["group", "status", "role"], name="membership_group_status"),
+            models.Index(fields=["user", "status"], name="membership_user_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.group} ({self.status}, {self.role})"
+
+    @property
+    def is_approved(self) -> bool:
+        return self.status == self.Status.APPROVED
+
+    @property
+    def is_muted(self) -> bool:
+        return self.muted_until is not None and self.muted_until > timezone.now()
+
+
+def new_invite_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Invite(models.Model):
+    """A link that lets whoever holds it join a group (the only way into invite-only ones)."""
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="invites")
+    token = models.CharField(max_length=64, unique=True, default=new_invite_token)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    max_uses = models.PositiveIntegerField(null=True, blank=True)
+    uses = models.PositiveIntegerField(default=0)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=100, blank=True, help_text="Who or what it is for.")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Invite to {self.group} ({self.note or self.token[:6]})"
+
+    def is_usable(self, now=None) -> bool:
+        now = now or timezone.now()
+        if self.revoked_at is not None:
+            return False
+        if self.expires_at is not None and self.expires_at <= now:
+            return False
+        return not (self.max_uses is not None and self.uses >= self.max_uses)
+
+
+class Notification(models.Model):
+    """Something a person should know about: shown in-app and pushed over their socket."""
+
+    class Kind(models.TextChoices):
+        REQUEST_APPROVED = "request_approved", "Request approved"
+        REQUEST_DECLINED = "request_declined", "Request declined"
+        NEW_REQUEST = "new_request", "New join request"
+        NEW_MEMBER = "new_member", "New member to welcome"
+        REMOVED = "removed", "Removed from a group"
+        BANNED = "banned", "Banned from a group"
+        ROLE_CHANGED = "role_changed", "Role changed"
+        GROUP_DECISION = "group_decision", "Group decision"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    group = models.ForeignKey(
+        Group, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    text = models.CharField(max_length=300)
+    url = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"], name="notification_user_unread")]
+
+    def __str__(self) -> str:
+        return self.text

@@ -1,0 +1,75 @@
+"""Reads shaped for pages: each returns a queryset with its joins done, for pagination."""
+
+from __future__ import annotations
+
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+
+from community import policy
+from community.models import Group, Invite, Membership, Notification
+
+
+def group_directory(user, *, q: str = "", kind: str = "") -> QuerySet[Group]:
+    groups = policy.visible_groups(user)
+    if q:
+        groups = groups.filter(
+            Q(name__icontains=q) | Q(condition__icontains=q) | Q(description__icontains=q)
+        )
+    if kind in Group.Kind.values:
+        groups = groups.filter(kind=kind)
+    return groups.order_by("name", "pk")
+
+
+def prime_memberships(user, groups: list[Group]) -> None:
+    """One query for the viewer's standing in every group on a list page."""
+    if not policy.is_authenticated(user) or not groups:
+        return
+    rows = {m.group_id: m for m in Membership.objects.filter(user=user, group__in=groups)}
+    policy.remember_memberships(user, {g.pk: rows.get(g.pk) for g in groups})
+
+
+def pending_requests(group: Group) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(group=group, status=Membership.Status.PENDING)
+        .select_related("user", "group")
+        .order_by("requested_at", "pk")
+    )
+
+
+def pending_request_count(group: Group) -> int:
+    return Membership.objects.filter(group=group, status=Membership.Status.PENDING).count()
+
+
+_ROLE_ORDER = Case(
+    When(role=Membership.Role.OWNER, then=Value(0)),
+    When(role=Membership.Role.MODERATOR, then=Value(1)),
+    When(role=Membership.Role.WELCOMER, then=Value(2)),
+    default=Value(3),
+    output_field=IntegerField(),
+)
+
+
+def group_members(group: Group) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(group=group, status=Membership.Status.APPROVED)
+        .select_related("user", "group")
+        .annotate(role_order=_ROLE_ORDER)
+        .order_by("role_order", "user__display_name", "pk")
+    )
+
+
+def banned_people(group: Group) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(group=group, status=Membership.Status.BANNED)
+        .select_related("user", "group")
+        .order_by("-decided_at", "pk")
+    )
+
+
+def group_invites(group: Group) -> QuerySet[Invite]:
+    return Invite.objects.filter(group=group).select_related("created_by").order_by(
+        "-created_at", "-pk"
+    )
+
+
+def notifications_for(user) -> QuerySet[Notification]:
+    return Notification.objects.filter(user=user).select_related("group")

@@ -1,0 +1,39 @@
+"""Changes to a person's own profile."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from community.models import User
+
+
+def display_name_taken(name: str, *, exclude_pk: int | None = None) -> bool:
+    others = User.objects.filter(display_name__iexact=name.strip())
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    return others.exists()
+
+
+def update_profile(
+    *,
+    actor: User,
+    display_name: str,
+    about: str = "",
+    home_town: str = "",
+    appear_offline: bool = False,
+) -> User:
+    name = " ".join(display_name.split())
+    if not name:
+        raise ValidationError({"display_name": "Please choose a display name."})
+    if display_name_taken(name, exclude_pk=actor.pk):
+        raise ValidationError(
+            {"display_name": "Someone already uses that name. Please try another."}
+        )
+    with transaction.atomic():
+        actor.display_name = name
+        actor.about = about.strip()
+        actor.home_town = home_town.strip()
+        actor.appear_offline = appear_offline
+        actor.save(update_fields=["display_name", "about", "home_town", "appear_offline"])
+    return actor

@@ -1,0 +1,29 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import TemplateView
+
+from community.views import health, pages, people
+
+admin.site.site_header = "Kindred site administration"
+admin.site.site_title = "Kindred admin"
+
+urlpatterns = [
+    path("", pages.home, name="home"),
+    path("healthz", health.healthz),
+    path("healthz/", health.healthz, name="healthz"),
+    path("readyz", health.readyz),
+    path("readyz/", health.readyz, name="readyz"),
+    path("help/", pages.help_now, name="help"),
+    path(
+        "robots.txt",
+        TemplateView.as_view(template_name="robots.txt", content_type="text/plain"),
+    ),
+    path("accounts/profile/", people.edit_profile, name="profile"),
+    path("accounts/", include("allauth.urls")),
+    path("people/<int:user_id>/", people.person, name="person"),
+    path("notifications/", people.notifications, name="notifications"),
+    path("notifications/read/", people.notifications_read, name="notifications_read"),
+    path("groups/", include("community.urls")),
+    path("moderation/", include("moderation.urls")),
+    path("admin/", admin.site.urls),
+]

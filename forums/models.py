@@ -1,0 +1,1 @@
+"""Forum categories, threads and posts arrive with the forums issue."""
