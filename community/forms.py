@@ -156,6 +156,13 @@ class ReasonForm(forms.Form):
     )
 
 
+class MuteForm(ReasonForm):
+    hours = forms.TypedChoiceField(
+        label="For how long?", coerce=int,
+        choices=[(1, "1 hour"), (24, "1 day"), (168, "1 week")],
+    )
+
+
 class RoleForm(forms.Form):
     role = forms.ChoiceField(label="Role", choices=Membership.Role.choices)
 

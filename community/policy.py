@@ -264,6 +264,23 @@ def can_view_profile(user: AnyUser | None, person: Any) -> bool:
     ).exists()
 
 
+def chat_close_code(user: AnyUser | None, group: Group | None) -> int | None:
+    """Why a chat socket must close (CONTRACT.md close codes), or None if it may stay.
+
+    4401 not logged in; 4403 a group the person can see but is not a member of;
+    4404 no such group, an invite-only group they are not in, or banned.
+    """
+    if not is_authenticated(user):
+        return 4401
+    if group is None:
+        return 4404
+    if content_access(user, group) == ContentAccess.ALLOW:
+        return None
+    if home_view(user, group) == HomeView.PUBLIC:
+        return 4403
+    return 4404
+
+
 # --- raising twins ------------------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
 from community import policy
-from community.models import Group, Invite, Membership, Notification
+from community.models import ChatMessage, Group, Invite, Membership, Notification
 
 
 def group_directory(user, *, q: str = "", kind: str = "") -> QuerySet[Group]:
@@ -73,3 +73,49 @@ def group_invites(group: Group) -> QuerySet[Invite]:
 
 def notifications_for(user) -> QuerySet[Notification]:
     return Notification.objects.filter(user=user).select_related("group")
+
+
+# --- chat -------------------------------------------------------------------------------
+
+CHAT_PAGE = 50
+CHAT_PAGE_MAX = 100
+
+
+def _published(group_id: int):
+    return ChatMessage.objects.filter(
+        group_id=group_id, status=ChatMessage.Status.PUBLISHED
+    ).select_related("author")
+
+
+def chat_catch_up(group_id: int, *, after: int, limit: int = CHAT_PAGE_MAX):
+    """Published messages after `after`, as of one snapshot of the group's sequence.
+
+    Returns (messages oldest first, more, snapshot_seq). When more than a page is missing
+    it gives the newest page and more=True, so live messages continue in order and the
+    client pages back with `before`.
+    """
+    snapshot = Group.objects.filter(pk=group_id).values_list("chat_seq", flat=True).first() or 0
+    rows = list(
+        _published(group_id).filter(pk__gt=after, seq__lte=snapshot).order_by("-pk")[: limit + 1]
+    )
+    more = len(rows) > limit
+    return list(reversed(rows[:limit])), more, snapshot
+
+
+def chat_before(group_id: int, *, before: int, limit: int = CHAT_PAGE):
+    """Older published messages, newest last; more=True when there are older still."""
+    rows = list(_published(group_id).filter(pk__lt=before).order_by("-pk")[: limit + 1])
+    return list(reversed(rows[:limit])), len(rows) > limit
+
+
+def chat_by_seq(group_id: int, *, after_seq: int, upto_seq: int, limit: int = 500):
+    """Every message (any status) in a range of the sequence: to fill a gap in order."""
+    return list(
+        ChatMessage.objects.filter(group_id=group_id, seq__gt=after_seq, seq__lte=upto_seq)
+        .select_related("author")
+        .order_by("seq")[:limit]
+    )
+
+
+def chat_message_in_group(group_id: int, message_id: int) -> bool:
+    return ChatMessage.objects.filter(group_id=group_id, pk=message_id).exists()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from community.views import groups, invites, moderator
+from community.views import chat, groups, invites, moderator
 
 app_name = "groups"
 
@@ -12,6 +12,10 @@ urlpatterns = [
     path("<slug:slug>/join/", groups.group_join, name="join"),
     path("<slug:slug>/leave/", groups.group_leave, name="leave"),
     path("<slug:slug>/members/", groups.group_members, name="members"),
+    path("<slug:slug>/chat/", chat.chat, name="chat"),
+    path(
+        "<slug:slug>/chat/<int:message_id>/remove/", chat.remove_message, name="remove_message"
+    ),
     path("<slug:slug>/requests/", moderator.join_requests, name="requests"),
     path(
         "<slug:slug>/requests/<int:membership_id>/<str:decision>/",

@@ -41,6 +41,9 @@ class AuditEntry(models.Model):
         INVITE_CREATED = "invite.created", "Invite link created"
         INVITE_REVOKED = "invite.revoked", "Invite link revoked"
         INVITE_USED = "invite.used", "Joined with an invite link"
+        MESSAGE_REMOVED = "chat.message_removed", "Chat message removed"
+        MEMBER_MUTED = "member.muted", "Muted"
+        MEMBER_UNMUTED = "member.unmuted", "Mute lifted"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     action = models.CharField(max_length=40, choices=Action.choices)

@@ -377,3 +377,47 @@ def set_role(*, actor: User, membership: Membership, role: str, reason: str = ""
     policy.forget_memberships(row.user)
     policy.forget_memberships(actor)
     return row
+
+
+# --- muting -----------------------------------------------------------------------------------
+
+MUTE_CHOICES_HOURS = (1, 24, 24 * 7)
+
+
+def mute_member(*, actor: User, membership: Membership, hours: int, reason: str) -> Membership:
+    """Pause a member's posting for a while; they can still read."""
+    group = membership.group
+    if not reason.strip():
+        raise ValidationError({"reason": "Please say why, for the record."})
+    if hours not in MUTE_CHOICES_HOURS:
+        raise ValidationError({"hours": "Please choose how long from the list."})
+    with transaction.atomic():
+        row = _member_for_sanction(actor, membership)
+        if row.status != Status.APPROVED:
+            raise ValidationError("This person is not a member.")
+        row.muted_until = timezone.now() + timezone.timedelta(hours=hours)
+        row.save(update_fields=["muted_until", "updated_at"])
+        record_audit(action=AuditEntry.Action.MEMBER_MUTED, actor=actor, group=group,
+                     target_user=row.user, reason=reason.strip(), detail={"hours": hours})
+        notify(user=row.user, kind=Notification.Kind.MUTED, group=group,
+               text=f"A moderator has paused your messages in {group.name} for {hours} "
+               f"hour{'s' if hours != 1 else ''}. You can still read.",
+               url=group.get_absolute_url())
+        _announce_membership_change(row)
+    policy.forget_memberships(row.user)
+    return row
+
+
+def unmute_member(*, actor: User, membership: Membership, reason: str = "") -> Membership:
+    group = membership.group
+    with transaction.atomic():
+        row = _member_for_sanction(actor, membership)
+        if row.muted_until is None:
+            return row
+        row.muted_until = None
+        row.save(update_fields=["muted_until", "updated_at"])
+        record_audit(action=AuditEntry.Action.MEMBER_UNMUTED, actor=actor, group=group,
+                     target_user=row.user, reason=reason.strip())
+        _announce_membership_change(row)
+    policy.forget_memberships(row.user)
+    return row

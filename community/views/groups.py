@@ -79,23 +79,33 @@ def group_new(request):
     return render(request, "community/group_new.html", {"form": form})
 
 
-def _home_context(request, group: Group, join_form=None) -> dict:
+def group_page_context(request, group: Group, **extra) -> dict:
+    """What every page of a group needs for its header: the viewer's view and powers."""
     user = request.user
-    view = policy.home_view(user, group)
     context = {
         "group": group,
-        "view": view,
-        "standing": policy.standing(user, group),
-        "membership": policy.membership_of(user, group),
-        "questions": list(group.questions.all()),
-        "can_join": policy.can_request_to_join(user, group),
+        "view": policy.home_view(user, group),
         "can_moderate": policy.can_moderate(user, group),
         "can_manage_roles": policy.can_manage_roles(user, group),
     }
-    if context["can_join"] and not group.is_open:
-        context["join_form"] = join_form or JoinRequestForm(questions=context["questions"])
     if context["can_moderate"]:
         context["pending_count"] = selectors.pending_request_count(group)
+    context.update(extra)
+    return context
+
+
+def _home_context(request, group: Group, join_form=None) -> dict:
+    user = request.user
+    context = group_page_context(
+        request,
+        group,
+        standing=policy.standing(user, group),
+        membership=policy.membership_of(user, group),
+        questions=list(group.questions.all()),
+        can_join=policy.can_request_to_join(user, group),
+    )
+    if context["can_join"] and not group.is_open:
+        context["join_form"] = join_form or JoinRequestForm(questions=context["questions"])
     return context
 
 
@@ -214,12 +224,5 @@ def group_content(view):
 def group_members(request, group: Group):
     page = Paginator(selectors.group_members(group), 50).get_page(request.GET.get("page"))
     return render(
-        request,
-        "community/group_members.html",
-        {
-            "group": group,
-            "page": page,
-            "can_moderate": policy.can_moderate(request.user, group),
-            "can_manage_roles": policy.can_manage_roles(request.user, group),
-        },
+        request, "community/group_members.html", group_page_context(request, group, page=page)
     )

@@ -14,8 +14,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from community import policy, selectors, services
-from community.forms import DecisionForm, InviteForm, ReasonForm, RoleForm
+from community.forms import DecisionForm, InviteForm, MuteForm, ReasonForm, RoleForm
 from community.models import Invite, Membership
+from community.views.groups import group_page_context
+from moderation.selectors import audit_entries_for_group
 
 
 def join_requests(request, slug: str):
@@ -24,7 +26,7 @@ def join_requests(request, slug: str):
     return render(
         request,
         "community/join_requests.html",
-        {"group": group, "page": page, "form": DecisionForm(), "can_moderate": True},
+        group_page_context(request, group, page=page, form=DecisionForm()),
     )
 
 
@@ -74,6 +76,18 @@ def member_action(request, slug: str, membership_id: int, action: str):
             services.set_role(actor=request.user, membership=membership,
                               role=form.cleaned_data["role"])
             done = f"{membership.user.display_name}'s role has been changed."
+        elif action == "mute":
+            form = MuteForm(request.POST)
+            if not form.is_valid():
+                raise ValidationError("Please give a reason and choose how long.")
+            services.mute_member(actor=request.user, membership=membership,
+                                 hours=int(form.cleaned_data["hours"]),
+                                 reason=form.cleaned_data["reason"])
+            done = f"{membership.user.display_name}'s messages are paused."
+        elif action == "unmute":
+            services.unmute_member(actor=request.user, membership=membership,
+                                   reason=request.POST.get("reason", ""))
+            done = f"{membership.user.display_name} can send messages again."
         elif action in {"remove", "ban", "unban"}:
             form = ReasonForm(request.POST)
             reason = form.cleaned_data["reason"] if form.is_valid() else ""
@@ -103,7 +117,7 @@ def banned_list(request, slug: str):
     return render(
         request,
         "community/banned_list.html",
-        {"group": group, "page": page, "can_moderate": True},
+        group_page_context(request, group, page=page),
     )
 
 
@@ -130,7 +144,7 @@ def invites(request, slug: str):
     return render(
         request,
         "community/invites.html",
-        {"group": group, "form": form, "page": page, "can_moderate": True},
+        group_page_context(request, group, form=form, page=page),
         status=status,
     )
 
@@ -146,10 +160,8 @@ def revoke_invite(request, slug: str, invite_id: int):
 
 def audit_log(request, slug: str):
     """The group's moderation record, for its moderators (read only, like everywhere)."""
-    from moderation.selectors import audit_entries_for_group
-
     group = policy.get_moderated_group(request.user, slug)
     page = Paginator(audit_entries_for_group(group), 50).get_page(request.GET.get("page"))
     return render(
-        request, "community/audit_log.html", {"group": group, "page": page, "can_moderate": True}
+        request, "community/audit_log.html", group_page_context(request, group, page=page)
     )

@@ -1,4 +1,4 @@
-"""WebSocket consumers: authenticate, authorise through the policy, forward events.
+"""The personal notifications socket.
 
 No ORM call runs on the event loop: anything that touches the database goes through
 `database_sync_to_async`.

@@ -1,85 +1,14 @@
-"""People, groups and who belongs where.
-
-Writes go through `community.services`; reads shaped for pages live in
-`community.selectors`; who may see or do what is decided only in `community.policy`.
-"""
+"""Groups, their join questions, who belongs (and how), and invite links."""
 
 from __future__ import annotations
 
 import secrets
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
-
-
-class UserManager(BaseUserManager["User"]):
-    use_in_migrations = True
-
-    def _create(self, email: str, password: str | None, **extra) -> User:
-        if not email:
-            raise ValueError("An email address is required.")
-        email = self.normalize_email(email)
-        extra.setdefault("display_name", email.split("@", 1)[0][:40])
-        user = self.model(email=email, **extra)
-        user.set_password(password)
-        user.save(using=self._db)
-        return user
-
-    def create_user(self, email: str, password: str | None = None, **extra) -> User:
-        extra.setdefault("is_staff", False)
-        extra.setdefault("is_superuser", False)
-        return self._create(email, password, **extra)
-
-    def create_superuser(self, email: str, password: str | None = None, **extra) -> User:
-        extra["is_staff"] = True
-        extra["is_superuser"] = True
-        return self._create(email, password, **extra)
-
-
-class User(AbstractBaseUser, PermissionsMixin):
-    """A member, known to others only by a display name they choose (a pseudonym is fine)."""
-
-    email = models.EmailField("email address", unique=True)
-    display_name = models.CharField(
-        max_length=40,
-        help_text="The name other members see. It does not need to be your real name.",
-    )
-    about = models.TextField("about me", max_length=500, blank=True)
-    home_town = models.CharField(
-        max_length=100,
-        blank=True,
-        help_text="Optional and private: only used to suggest groups near you.",
-    )
-    appear_offline = models.BooleanField(
-        default=False, help_text="Hide you from the 'who's here now' list in chat."
-    )
-    is_staff = models.BooleanField(default=False)
-    is_active = models.BooleanField(default=True)
-    date_joined = models.DateTimeField(default=timezone.now)
-
-    objects = UserManager()
-
-    USERNAME_FIELD = "email"
-    EMAIL_FIELD = "email"
-    REQUIRED_FIELDS = ["display_name"]
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(Lower("display_name"), name="user_display_name_ci_unique"),
-        ]
-
-    def __str__(self) -> str:
-        return self.display_name
-
-    def get_full_name(self) -> str:
-        return self.display_name
-
-    def get_short_name(self) -> str:
-        return self.display_name
 
 
 class Group(models.Model):
@@ -119,6 +48,9 @@ class Group(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    chat_seq = models.PositiveBigIntegerField(
+        default=0, editable=False, help_text="Sequence number of the group's latest message."
+    )
 
     class Meta:
         indexes = [
@@ -250,36 +182,3 @@ class Invite(models.Model):
         if self.expires_at is not None and self.expires_at <= now:
             return False
         return not (self.max_uses is not None and self.uses >= self.max_uses)
-
-
-class Notification(models.Model):
-    """Something a person should know about: shown in-app and pushed over their socket."""
-
-    class Kind(models.TextChoices):
-        REQUEST_APPROVED = "request_approved", "Request approved"
-        REQUEST_DECLINED = "request_declined", "Request declined"
-        NEW_REQUEST = "new_request", "New join request"
-        NEW_MEMBER = "new_member", "New member to welcome"
-        REMOVED = "removed", "Removed from a group"
-        BANNED = "banned", "Banned from a group"
-        ROLE_CHANGED = "role_changed", "Role changed"
-        GROUP_DECISION = "group_decision", "Group decision"
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
-    )
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    group = models.ForeignKey(
-        Group, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    text = models.CharField(max_length=300)
-    url = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    read_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "read_at"], name="notification_user_unread")]
-
-    def __str__(self) -> str:
-        return self.text

@@ -1,0 +1,344 @@
+"""`/ws/groups/<slug>/chat/`: a group's live chat (frames as in CONTRACT.md).
+
+Delivery is exact because every published message carries its place in the group (`seq`):
+a socket remembers the last place it delivered, drops anything at or before it (so a
+message is never doubled) and fills any gap from the database (so none is lost or out of
+order, even if the channel layer dropped or reordered an event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import deque
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from community import policy, realtime, selectors
+from community.models import Group
+from community.presence import HEARTBEAT, get_presence
+from community.services.chat import ChatError, message_payload, post_chat_message
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME_CHARS = 32 * 1024
+TYPING_EVERY = 3.0  # seconds between typing frames a socket passes on
+ABUSE_LIMIT = 5  # rate-limit refusals ...
+ABUSE_WINDOW = 60.0  # ... within this many seconds close the socket with 4429
+CLOSE_ABUSE = 4429
+CLOSE_TOO_BIG = 1009
+
+
+def _load_access(user, slug: str) -> tuple[int | None, dict]:
+    """Close code (or None) and what the socket needs to know about the group and person."""
+    group = Group.objects.filter(slug=slug).first()
+    code = policy.chat_close_code(user, group)
+    if code is not None:
+        return code, {}
+    membership = policy.membership_of(user, group)
+    return None, {
+        "group": group,
+        "name": user.display_name,
+        "appear_offline": user.appear_offline,
+        "muted": bool(membership and membership.is_muted),
+    }
+
+
+def _recheck(user, group_id: int) -> tuple[int | None, bool]:
+    policy.forget_memberships(user)
+    group = Group.objects.filter(pk=group_id).first()
+    code = policy.chat_close_code(user, group)
+    membership = policy.membership_of(user, group) if group else None
+    return code, bool(membership and membership.is_muted)
+
+
+def _as_int(value) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit() and len(value) <= 18:
+        return int(value)
+    return None
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    group: Group | None = None
+    last_seq = 0
+    heartbeat_task: asyncio.Task | None = None
+
+    # --- connection -------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        await self.accept()  # accept first, so a real browser can read our close code
+        user = self.scope.get("user")
+        slug = self.scope["url_route"]["kwargs"]["slug"]
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        code, info = await database_sync_to_async(_load_access)(user, slug)
+        if code is not None:
+            await self.close(code=code)
+            return
+        self.user = user
+        self.group = info["group"]
+        self.name = info["name"]
+        self.appear_offline = info["appear_offline"]
+        self.muted = info["muted"]
+        self.last_typing = 0.0
+        self.refusals: deque[float] = deque()
+        self.chat_group = realtime.chat_group(self.group.pk)
+        self.user_group = realtime.user_group(user.pk)
+        try:
+            await self.channel_layer.group_add(self.chat_group, self.channel_name)
+            await self.channel_layer.group_add(self.user_group, self.channel_name)
+        except Exception:
+            log.exception("chat: channel layer unavailable at connect")
+            await self.send_error("unavailable", "Chat is not available just now. "
+                                  "We'll keep trying to reconnect.")
+            await self.close(code=1013)
+            return
+        await self.catch_up()
+        await self.join_presence()
+        self.heartbeat_task = asyncio.create_task(self.heartbeat())
+
+    async def disconnect(self, code: int) -> None:
+        if self.heartbeat_task is not None:
+            self.heartbeat_task.cancel()
+        if self.group is None:
+            return
+        try:
+            await self.channel_layer.group_discard(self.chat_group, self.channel_name)
+            await self.channel_layer.group_discard(self.user_group, self.channel_name)
+        except Exception:
+            log.warning("chat: group_discard failed", exc_info=True)
+        if not self.appear_offline:
+            try:
+                await get_presence().remove(self.group.pk, self.channel_name)
+                await self.broadcast_presence()
+            except Exception:
+                log.warning("chat: presence update failed on leave", exc_info=True)
+
+    async def catch_up(self) -> None:
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        raw_after = (query.get("after") or [""])[0]
+        after = 0
+        if raw_after:
+            parsed = _as_int(raw_after)
+            valid = parsed is not None and (
+                parsed == 0
+                or await database_sync_to_async(selectors.chat_message_in_group)(
+                    self.group.pk, parsed
+                )
+            )
+            if valid:
+                after = parsed
+            else:
+                await self.send_error("invalid_after", "'after' must be the id of a message "
+                                      "in this group. Here are the latest messages instead.")
+        messages, more, snapshot = await database_sync_to_async(selectors.chat_catch_up)(
+            self.group.pk, after=after
+        )
+        self.last_seq = snapshot
+        await self.send_json({
+            "type": "history",
+            "messages": [message_payload(m) for m in messages],
+            "more": more,
+            "after": after,
+        })
+
+    async def join_presence(self) -> None:
+        if self.appear_offline:
+            online = await get_presence().online(self.group.pk)
+            await self.send_json({"type": "presence", "online": online})
+            return
+        try:
+            await get_presence().add(self.group.pk, self.user.pk, self.name, self.channel_name)
+            await self.broadcast_presence()
+        except Exception:
+            log.warning("chat: presence update failed on join", exc_info=True)
+
+    async def broadcast_presence(self) -> None:
+        online = await get_presence().online(self.group.pk)
+        frame = json.dumps({"type": "presence", "online": online})
+        await self.channel_layer.group_send(self.chat_group,
+                                            {"type": "chat.presence", "frame": frame})
+
+    async def heartbeat(self) -> None:
+        """Keep presence fresh and re-check membership, in case an event was lost."""
+        while True:
+            await asyncio.sleep(HEARTBEAT)
+            try:
+                if not self.appear_offline:
+                    await get_presence().touch(self.group.pk, self.user.pk, self.name,
+                                               self.channel_name)
+                await self.recheck_membership()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("chat: heartbeat failed", exc_info=True)
+
+    async def recheck_membership(self) -> None:
+        code, muted = await database_sync_to_async(_recheck)(self.user, self.group.pk)
+        self.muted = muted
+        if code is not None:
+            await self.close(code=code)
+
+    # --- frames from the client -----------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
+        if self.group is None:
+            return
+        if text_data is None:
+            await self.send_error("bad_frame", "Please send JSON text frames.")
+            return
+        if len(text_data) > MAX_FRAME_CHARS:
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            await self.send_error("bad_json", "That frame was not valid JSON.")
+            return
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            await self.send_error("bad_frame", "Frames must be JSON objects with a 'type'.")
+            return
+        handler = {
+            "message.send": self.on_send,
+            "history": self.on_history,
+            "typing": self.on_typing,
+        }.get(frame["type"])
+        if handler is None:
+            await self.send_error("unknown_type", f"Unknown frame type: {frame['type'][:40]}")
+            return
+        await handler(frame)
+
+    async def on_send(self, frame: dict) -> None:
+        client_id = frame.get("client_id")
+        echo_id = client_id if isinstance(client_id, str) and len(client_id) <= 64 else None
+        confirm = frame.get("confirm") is True
+        try:
+            result = await database_sync_to_async(post_chat_message)(
+                actor=self.user, group=self.group, body=frame.get("body"),
+                client_id=client_id, confirm=confirm,
+            )
+        except ChatError as error:
+            await self.send_error(error.code, error.detail, client_id=echo_id)
+            if error.code == "rate_limited":
+                await self.note_refusal()
+            return
+        except Exception:
+            log.exception("chat: could not store a message")
+            await self.send_error("unavailable", "Your message was not sent. It is still in "
+                                  "the box: please try again in a moment.", client_id=echo_id)
+            return
+        await self.send_json({
+            "type": "message.ack",
+            "client_id": result.message.client_id,
+            "id": result.message.pk,
+            "status": result.status,
+        })
+
+    async def note_refusal(self) -> None:
+        now = time.monotonic()
+        self.refusals.append(now)
+        while self.refusals and self.refusals[0] < now - ABUSE_WINDOW:
+            self.refusals.popleft()
+        if len(self.refusals) >= ABUSE_LIMIT:
+            await self.close(code=CLOSE_ABUSE)
+
+    async def on_history(self, frame: dict) -> None:
+        before = _as_int(frame.get("before"))
+        limit = frame.get("limit", selectors.CHAT_PAGE)
+        limit = _as_int(limit) if limit is not None else selectors.CHAT_PAGE
+        if before is None or before < 1:
+            await self.send_error("invalid_before", "'before' must be a message id.")
+            return
+        if limit is None or not 1 <= limit <= selectors.CHAT_PAGE_MAX:
+            await self.send_error("invalid_limit",
+                                  f"'limit' must be between 1 and {selectors.CHAT_PAGE_MAX}.")
+            return
+        messages, more = await database_sync_to_async(selectors.chat_before)(
+            self.group.pk, before=before, limit=limit
+        )
+        await self.send_json({
+            "type": "history",
+            "messages": [message_payload(m) for m in messages],
+            "more": more,
+            "before": before,
+        })
+
+    async def on_typing(self, frame: dict) -> None:
+        now = time.monotonic()
+        if self.muted or now - self.last_typing < TYPING_EVERY:
+            return
+        self.last_typing = now
+        frame_text = json.dumps({"type": "typing", "user": {"id": self.user.pk,
+                                                             "name": self.name}})
+        try:
+            await self.channel_layer.group_send(
+                self.chat_group,
+                {"type": "chat.typing", "user_id": self.user.pk, "frame": frame_text},
+            )
+        except Exception:
+            log.warning("chat: typing not sent", exc_info=True)
+
+    # --- events from the channel layer ------------------------------------------------------
+
+    async def chat_message(self, event: dict) -> None:
+        seq = event["seq"]
+        if seq <= self.last_seq:
+            return  # already delivered (catch-up or gap fill got it first)
+        if seq == self.last_seq + 1:
+            self.last_seq = seq
+            await self.send(text_data=event["frame"])
+            return
+        await self.fill_gap(seq)
+
+    async def fill_gap(self, upto_seq: int) -> None:
+        rows = await database_sync_to_async(selectors.chat_by_seq)(
+            self.group.pk, after_seq=self.last_seq, upto_seq=upto_seq
+        )
+        for message in rows:
+            if message.is_published:
+                await self.send_json({"type": "message.new", "message": message_payload(message)})
+            self.last_seq = message.seq
+        if self.last_seq < upto_seq:  # more than one fill's worth behind: page instead
+            self.last_seq = upto_seq
+            await self.send_json({"type": "history", "messages": [], "more": True,
+                                  "resync": True})
+
+    async def chat_removed(self, event: dict) -> None:
+        await self.send(text_data=event["frame"])
+
+    async def chat_typing(self, event: dict) -> None:
+        if event["user_id"] != self.user.pk:
+            await self.send(text_data=event["frame"])
+
+    async def chat_presence(self, event: dict) -> None:
+        await self.send(text_data=event["frame"])
+
+    async def user_membership_changed(self, event: dict) -> None:
+        if event.get("group_id") == self.group.pk:
+            await self.recheck_membership()
+
+    async def user_sessions_ended(self, event: dict) -> None:
+        await self.close(code=4401)
+
+    async def notify_notification(self, event: dict) -> None:
+        """Notifications have their own socket; the chat socket ignores them."""
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    async def send_json(self, data: dict) -> None:
+        await self.send(text_data=json.dumps(data))
+
+    async def send_error(self, code: str, detail: str, *, client_id: str | None = None) -> None:
+        frame = {"type": "error", "code": code, "detail": detail}
+        if client_id is not None:
+            frame["client_id"] = client_id
+        await self.send_json(frame)

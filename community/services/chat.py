@@ -1,0 +1,205 @@
+"""Posting and removing group chat messages.
+
+Order of work for a send: who may post → shape → idempotency → rate limit → render →
+store under the group's lock (which gives the message its place in the group) →
+broadcast after commit. Nothing reaches anyone that is not stored.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.http import Http404
+from django.urls import reverse
+from django.utils import timezone
+
+from community import policy, ratelimit, realtime
+from community.models import ChatMessage, Group, Membership, Notification, User
+from community.services.notifications import notify
+from community.text import render_markdown
+from moderation.models import AuditEntry
+from moderation.services import record_audit
+
+MAX_BODY = 4000
+MAX_CLIENT_ID = 64
+RATE_LIMIT = 10  # messages ...
+RATE_WINDOW = 10  # ... per this many seconds, per member per group
+
+CHAT_MESSAGE = "chat.message"
+CHAT_REMOVED = "chat.removed"
+
+
+class ChatError(Exception):
+    """A send that cannot go ahead; `code` is the `error` frame's code (CONTRACT.md)."""
+
+    def __init__(self, code: str, detail: str):
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message: ChatMessage
+    created: bool
+
+    @property
+    def status(self) -> str:
+        return self.message.status
+
+
+def author_payload(user: User | None) -> dict:
+    if user is None:
+        return {"id": None, "name": "Former member"}
+    return {"id": user.pk, "name": user.display_name}
+
+
+def message_payload(message: ChatMessage) -> dict:
+    return {
+        "id": message.pk,
+        "seq": message.seq,
+        "client_id": message.client_id,
+        "author": author_payload(message.author),
+        "body": message.body,
+        "body_html": message.body_html,
+        "created": message.created_at.isoformat(),
+    }
+
+
+def clean_body(body: object) -> str:
+    if not isinstance(body, str):
+        raise ChatError("invalid_body", "The message must be text.")
+    text = body.strip()
+    if not text:
+        raise ChatError("invalid_body", "Please write a message before sending.")
+    if len(text) > MAX_BODY:
+        raise ChatError(
+            "invalid_body",
+            f"Messages can be up to {MAX_BODY} characters. This one has {len(text)}.",
+        )
+    return text
+
+
+def clean_client_id(client_id: object) -> str:
+    if (
+        not isinstance(client_id, str)
+        or not 1 <= len(client_id) <= MAX_CLIENT_ID
+        or any(unicodedata.category(ch).startswith("C") for ch in client_id)
+    ):
+        raise ChatError(
+            "invalid_client_id", "client_id must be a string of 1 to 64 printable characters."
+        )
+    return client_id
+
+
+def _existing(actor: User, group: Group, client_id: str) -> SendResult | None:
+    message = (
+        ChatMessage.objects.select_related("author").filter(author=actor, client_id=client_id)
+        .first()
+    )
+    if message is None:
+        return None
+    if message.group_id != group.pk:
+        raise ChatError("duplicate_client_id", "That client_id was already used for another "
+                        "message. Please send with a new one.")
+    return SendResult(message=message, created=False)
+
+
+def _mentioned_members(group: Group, author: User, body: str) -> list[User]:
+    """Members named as @display name (longest names first, so '@Sam Lee' beats '@Sam')."""
+    if "@" not in body:
+        return []
+    lowered = body.casefold()
+    members = User.objects.filter(
+        memberships__group=group, memberships__status=Membership.Status.APPROVED
+    ).exclude(pk=author.pk).only("pk", "display_name")
+    found = []
+    for member in sorted(members, key=lambda m: -len(m.display_name)):
+        pattern = r"(?<!\w)@" + re.escape(member.display_name.casefold()) + r"(?!\w)"
+        if re.search(pattern, lowered):
+            found.append(member)
+    return found
+
+
+def post_chat_message(
+    *, actor: User, group: Group, body: object, client_id: object, confirm: bool = False
+) -> SendResult:
+    """Store a member's message and broadcast it after commit; a resend is a no-op.
+
+    `confirm` is the author's "send anyway" after a screening prompt (screening arrives
+    with the signposting work; it is accepted here so clients can already send it).
+    """
+    policy.forget_memberships(actor)  # a long-lived socket must see a mute or ban at once
+    if not policy.is_member(actor, group):
+        raise ChatError("not_allowed", "Only members of this group can send messages.")
+    if not policy.can_post(actor, group):
+        raise ChatError("muted", "A moderator has paused your messages in this group for now.")
+    text = clean_body(body)
+    client_id = clean_client_id(client_id)
+    existing = _existing(actor, group, client_id)
+    if existing is not None:
+        return existing
+    if not ratelimit.allow("chat", f"{group.pk}:{actor.pk}", limit=RATE_LIMIT,
+                           window=RATE_WINDOW):
+        raise ChatError("rate_limited", "You're sending messages very quickly. Please wait a "
+                        "few seconds and try again.")
+    html = render_markdown(text)
+    try:
+        with transaction.atomic():
+            locked = Group.objects.select_for_update().only("pk", "chat_seq").get(pk=group.pk)
+            seq = locked.chat_seq + 1
+            Group.objects.filter(pk=group.pk).update(chat_seq=seq)
+            message = ChatMessage.objects.create(
+                group=group, seq=seq, author=actor, client_id=client_id, body=text,
+                body_html=html, status=ChatMessage.Status.PUBLISHED,
+            )
+            payload = message_payload(message)
+            frame = json.dumps({"type": "message.new", "message": payload})
+            realtime.publish_on_commit(
+                realtime.chat_group(group.pk),
+                {"type": CHAT_MESSAGE, "id": message.pk, "seq": seq, "frame": frame},
+            )
+            chat_url = reverse("groups:chat", kwargs={"slug": group.slug})
+            for person in _mentioned_members(group, actor, text):
+                notify(user=person, kind=Notification.Kind.MENTION, group=group,
+                       text=f"{actor.display_name} mentioned you in {group.name}'s chat.",
+                       url=f"{chat_url}#message-{message.pk}")
+    except IntegrityError:
+        # The same client_id raced in on another connection: hand back the stored one.
+        existing = _existing(actor, group, client_id)
+        if existing is None:
+            raise
+        return existing
+    return SendResult(message=message, created=True)
+
+
+def remove_chat_message(*, actor: User, message: ChatMessage, reason: str) -> ChatMessage:
+    """A moderator removes a message: members' screens drop it and catch-up skips it."""
+    group = message.group
+    if not policy.can_moderate(actor, group):
+        raise Http404("Not found")
+    if not reason.strip():
+        raise ValidationError({"reason": "Please say why, for the record."})
+    with transaction.atomic():
+        message = ChatMessage.objects.select_for_update().get(pk=message.pk)
+        if message.status == ChatMessage.Status.REMOVED:
+            return message
+        message.status = ChatMessage.Status.REMOVED
+        message.removed_at = timezone.now()
+        message.removed_by = actor
+        message.removal_reason = reason.strip()
+        message.save(update_fields=["status", "removed_at", "removed_by", "removal_reason"])
+        record_audit(action=AuditEntry.Action.MESSAGE_REMOVED, actor=actor, group=group,
+                     target_user=message.author, reason=message.removal_reason,
+                     detail={"message_id": message.pk})
+        realtime.publish_on_commit(
+            realtime.chat_group(group.pk),
+            {"type": CHAT_REMOVED, "id": message.pk,
+             "frame": json.dumps({"type": "message.removed", "id": message.pk})},
+        )
+    return message

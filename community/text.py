@@ -1,0 +1,52 @@
+"""The one way user text becomes HTML: markdown-it-py, then one bleach allow-list.
+
+bleach is in maintenance mode; keeping it behind `sanitize_html` (and pinning its
+behaviour in tests) makes a later switch a one-file change. Services call
+`render_markdown` and store the result beside the source; templates only ever mark this
+stored output safe.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import bleach
+from bleach.linkifier import LinkifyFilter
+from markdown_it import MarkdownIt
+
+ALLOWED_TAGS = frozenset(
+    {"p", "br", "strong", "em", "del", "code", "pre", "blockquote", "ul", "ol", "li", "a", "hr"}
+)
+ALLOWED_ATTRIBUTES = {"a": ["href", "title", "rel"], "ol": ["start"]}
+ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
+LINK_REL = "nofollow ugc noopener"
+
+# Headings and images have no place in peer conversation (headings break a page's outline
+# for screen readers; images load from other sites). Raw HTML is never parsed as HTML.
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True})
+_markdown.disable(["heading", "lheading", "image"])
+
+
+def _set_rel(attrs: dict, new: bool = False) -> dict:
+    attrs[(None, "rel")] = LINK_REL
+    return attrs
+
+
+_cleaner = bleach.Cleaner(
+    tags=ALLOWED_TAGS,
+    attributes=ALLOWED_ATTRIBUTES,
+    protocols=ALLOWED_PROTOCOLS,
+    strip=True,
+    strip_comments=True,
+    filters=[partial(LinkifyFilter, callbacks=[_set_rel], skip_tags={"pre", "code"})],
+)
+
+
+def sanitize_html(html: str) -> str:
+    """Keep only the allow-listed tags and attributes; every link gets rel=nofollow ugc."""
+    return _cleaner.clean(html)
+
+
+def render_markdown(source: str) -> str:
+    """Markdown source to safe HTML, ready to store beside the source."""
+    return sanitize_html(_markdown.render(source or "")).strip()

@@ -1,0 +1,59 @@
+"""The group chat page: recent history rendered on the server (it reads without
+JavaScript), a plain form that sends without JavaScript, and live updates with it."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from community import policy, selectors
+from community.models import ChatMessage
+from community.services.chat import ChatError, post_chat_message, remove_chat_message
+from community.views.groups import group_content, group_page_context
+
+
+def _page(request, group, *, draft: str = "", error: str = "", status: int = 200):
+    rows, more = selectors.chat_before(group.pk, before=2**62, limit=selectors.CHAT_PAGE)
+    context = group_page_context(
+        request,
+        group,
+        chat_messages=rows,
+        more=more,
+        last_id=rows[-1].pk if rows else 0,
+        can_post=policy.can_post(request.user, group),
+        draft=draft,
+        error=error,
+        client_id=str(uuid.uuid4()),
+    )
+    return render(request, "community/chat.html", context, status=status)
+
+
+@group_content
+def chat(request, group):
+    if request.method != "POST":
+        return _page(request, group)
+    body = request.POST.get("body", "")
+    try:
+        post_chat_message(actor=request.user, group=group, body=body,
+                          client_id=request.POST.get("client_id") or str(uuid.uuid4()))
+    except ChatError as error:
+        return _page(request, group, draft=body, error=error.detail, status=400)
+    return redirect("groups:chat", slug=group.slug)
+
+
+@require_POST
+def remove_message(request, slug: str, message_id: int):
+    group = policy.get_moderated_group(request.user, slug)
+    message = get_object_or_404(ChatMessage, pk=message_id, group=group)
+    try:
+        remove_chat_message(actor=request.user, message=message,
+                            reason=request.POST.get("reason", ""))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "The message has been removed.")
+    return redirect("groups:chat", slug=group.slug)
