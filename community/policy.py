@@ -303,27 +303,32 @@ def require_member(user: AnyUser | None, group: Group) -> None:
 
 def visible_groups(user: AnyUser | None) -> QuerySet[Group]:
     """Groups whose existence this person may know about: listed open and approval groups,
-    and any group they belong to."""
-    active = Group.objects.filter(status=Group.Status.ACTIVE)
-    listed = Q(privacy__in=[Group.Privacy.OPEN, Group.Privacy.APPROVAL])
+    any group they belong to, and their own groups still waiting for (or refused) approval.
+    Site staff see every group, so they can review new ones."""
     if is_site_staff(user):
-        return active
+        return Group.objects.all()
+    active = Q(status=Group.Status.ACTIVE)
+    listed = Q(privacy__in=[Group.Privacy.OPEN, Group.Privacy.APPROVAL])
     if not is_authenticated(user):
-        return active.filter(listed)
+        return Group.objects.filter(active & listed)
     mine = Membership.objects.filter(user=user, status=Membership.Status.APPROVED).values(
         "group_id"
     )
-    return active.filter(listed | Q(pk__in=mine))
+    return Group.objects.filter((active & (listed | Q(pk__in=mine))) | Q(created_by=user))
+
+
+def _live_for(user: AnyUser) -> Q:
+    """Mirror of `_group_is_live` as a filter: active, or (for its founder) not yet."""
+    return Q(status=Group.Status.ACTIVE) | Q(created_by=user)
 
 
 def member_groups(user: AnyUser | None) -> QuerySet[Group]:
     if not is_authenticated(user):
         return Group.objects.none()
-    return Group.objects.filter(
-        status=Group.Status.ACTIVE,
-        memberships__user=user,
-        memberships__status=Membership.Status.APPROVED,
+    mine = Membership.objects.filter(user=user, status=Membership.Status.APPROVED).values(
+        "group_id"
     )
+    return Group.objects.filter(_live_for(user), pk__in=mine)
 
 
 def moderated_groups(user: AnyUser | None) -> QuerySet[Group]:
@@ -331,11 +336,12 @@ def moderated_groups(user: AnyUser | None) -> QuerySet[Group]:
         return Group.objects.none()
     if is_site_staff(user):
         return Group.objects.all()
-    return Group.objects.filter(
-        memberships__user=user,
-        memberships__status=Membership.Status.APPROVED,
-        memberships__role__in=[Membership.Role.MODERATOR, Membership.Role.OWNER],
-    )
+    mine = Membership.objects.filter(
+        user=user,
+        status=Membership.Status.APPROVED,
+        role__in=[Membership.Role.MODERATOR, Membership.Role.OWNER],
+    ).values("group_id")
+    return Group.objects.filter(_live_for(user), pk__in=mine)
 
 
 def get_group_for(user: AnyUser | None, slug: str) -> Group:

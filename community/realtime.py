@@ -7,10 +7,12 @@ down) is logged and swallowed: the database is the record and clients catch up f
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -34,15 +36,36 @@ def moderators_group(group_id: int) -> str:
     return f"moderators.{group_id}"
 
 
+def _server_loop() -> asyncio.AbstractEventLoop | None:
+    """The server's event loop when called from its ORM thread (a consumer or view)."""
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if loop is None or getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
+        return None
+    return loop if loop.is_running() and not loop.is_closed() else None
+
+
+async def _group_send(layer, channel_group: str, event: dict[str, Any]) -> None:
+    try:
+        await layer.group_send(channel_group, event)
+    except Exception:  # the layer is best effort; the database is the record
+        log.exception("realtime: could not publish %s to %s", event.get("type"), channel_group)
+
+
 def publish(channel_group: str, event: dict[str, Any]) -> None:
-    """Send now. Use `publish_on_commit` from services."""
+    """Send now. Use `publish_on_commit` from services.
+
+    Inside the server the send is handed to its event loop without waiting, so the one
+    ORM thread goes straight on to the next write instead of waiting for the fan-out.
+    Hand-offs run in the order they were made.
+    """
     layer = get_channel_layer()
     if layer is None:
         return
-    try:
-        async_to_sync(layer.group_send)(channel_group, event)
-    except Exception:  # the layer is best effort; the database is the record
-        log.exception("realtime: could not publish %s to %s", event.get("type"), channel_group)
+    loop = _server_loop()
+    if loop is not None:
+        asyncio.run_coroutine_threadsafe(_group_send(layer, channel_group, event), loop)
+        return
+    async_to_sync(_group_send)(layer, channel_group, event)
 
 
 def publish_on_commit(channel_group: str, event: dict[str, Any]) -> None:

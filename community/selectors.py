@@ -79,23 +79,45 @@ def notifications_for(user) -> QuerySet[Notification]:
 
 CHAT_PAGE = 50
 CHAT_PAGE_MAX = 100
+_PAYLOAD_FIELDS = (
+    "id", "seq", "client_id", "body", "body_html", "created_at", "status", "author_id",
+    "author__display_name",
+)
+
+
+def _payloads(queryset) -> list[dict]:
+    """Frames' message dicts straight from the rows: the socket path skips model objects."""
+    return [
+        {
+            "id": row["id"],
+            "seq": row["seq"],
+            "client_id": row["client_id"],
+            "author": {
+                "id": row["author_id"],
+                "name": row["author__display_name"] or "Former member",
+            },
+            "body": row["body"],
+            "body_html": row["body_html"],
+            "created": row["created_at"].isoformat(),
+            "status": row["status"],
+        }
+        for row in queryset.values(*_PAYLOAD_FIELDS)
+    ]
 
 
 def _published(group_id: int):
-    return ChatMessage.objects.filter(
-        group_id=group_id, status=ChatMessage.Status.PUBLISHED
-    ).select_related("author")
+    return ChatMessage.objects.filter(group_id=group_id, status=ChatMessage.Status.PUBLISHED)
 
 
 def chat_catch_up(group_id: int, *, after: int, limit: int = CHAT_PAGE_MAX):
     """Published messages after `after`, as of one snapshot of the group's sequence.
 
-    Returns (messages oldest first, more, snapshot_seq). When more than a page is missing
+    Returns (payloads oldest first, more, snapshot_seq). When more than a page is missing
     it gives the newest page and more=True, so live messages continue in order and the
     client pages back with `before`.
     """
     snapshot = Group.objects.filter(pk=group_id).values_list("chat_seq", flat=True).first() or 0
-    rows = list(
+    rows = _payloads(
         _published(group_id).filter(pk__gt=after, seq__lte=snapshot).order_by("-pk")[: limit + 1]
     )
     more = len(rows) > limit
@@ -103,16 +125,23 @@ def chat_catch_up(group_id: int, *, after: int, limit: int = CHAT_PAGE_MAX):
 
 
 def chat_before(group_id: int, *, before: int, limit: int = CHAT_PAGE):
-    """Older published messages, newest last; more=True when there are older still."""
-    rows = list(_published(group_id).filter(pk__lt=before).order_by("-pk")[: limit + 1])
+    """Older published messages as payloads, newest last; more=True if there are older."""
+    rows = _payloads(_published(group_id).filter(pk__lt=before).order_by("-pk")[: limit + 1])
+    return list(reversed(rows[:limit])), len(rows) > limit
+
+
+def chat_page_messages(group_id: int, *, limit: int = CHAT_PAGE):
+    """The newest page as model objects, for the server-rendered chat page."""
+    rows = list(
+        _published(group_id).select_related("author").order_by("-pk")[: limit + 1]
+    )
     return list(reversed(rows[:limit])), len(rows) > limit
 
 
 def chat_by_seq(group_id: int, *, after_seq: int, upto_seq: int, limit: int = 500):
     """Every message (any status) in a range of the sequence: to fill a gap in order."""
-    return list(
+    return _payloads(
         ChatMessage.objects.filter(group_id=group_id, seq__gt=after_seq, seq__lte=upto_seq)
-        .select_related("author")
         .order_by("seq")[:limit]
     )
 

@@ -110,10 +110,13 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+# Channels runs ORM work on one long-lived thread per process, so keeping its connection
+# open saves a connect (and, on SQLite, the PRAGMAs) on every WebSocket database call.
+CONN_MAX_AGE = int(env_str("DJANGO_CONN_MAX_AGE", "60"))
 if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=0, conn_health_checks=True
+            DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=True
         )
     }
 else:
@@ -123,6 +126,8 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "kindred.sqlite3",
+            "CONN_MAX_AGE": CONN_MAX_AGE,
+            "CONN_HEALTH_CHECKS": True,
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
@@ -168,7 +173,7 @@ else:
             "KEY_PREFIX": CACHE_PREFIX,
         }
     }
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "community.layers.SweepingInMemoryChannelLayer"}}
 
 # --- Accounts -------------------------------------------------------------------------
 AUTH_USER_MODEL = "community.User"

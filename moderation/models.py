@@ -84,8 +84,11 @@ class AuditEntry(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action}"
 
     def save(self, *args, **kwargs):
-        if self.pk is not None and not self._state.adding:
+        if not self._state.adding:
             raise AppendOnlyError("Audit entries cannot be changed.")
+        # Always an INSERT: a new object carrying an old entry's id must not overwrite it.
+        kwargs["force_insert"] = True
+        kwargs.pop("force_update", None)
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):

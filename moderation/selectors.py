@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from community import policy
 from community.models import Group, Membership
@@ -14,14 +15,15 @@ def audit_entries_for_group(group: Group) -> QuerySet[AuditEntry]:
 
 
 def moderated_groups_with_counts(user) -> QuerySet[Group]:
+    pending = (
+        Membership.objects.filter(group=OuterRef("pk"), status=Membership.Status.PENDING)
+        .order_by()
+        .values("group")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     return (
         policy.moderated_groups(user)
-        .annotate(
-            pending=Count(
-                "memberships",
-                filter=Q(memberships__status=Membership.Status.PENDING),
-                distinct=True,
-            )
-        )
+        .annotate(pending=Coalesce(Subquery(pending), 0))
         .order_by("-pending", "name")
     )

@@ -15,13 +15,14 @@ import time
 from collections import deque
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from community import policy, realtime, selectors
 from community.models import Group
 from community.presence import HEARTBEAT, get_presence
-from community.services.chat import ChatError, message_payload, post_chat_message
+from community.services.chat import ChatError, post_chat_message
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +34,35 @@ CLOSE_ABUSE = 4429
 CLOSE_TOO_BIG = 1009
 
 
-def _load_access(user, slug: str) -> tuple[int | None, dict]:
-    """Close code (or None) and what the socket needs to know about the group and person."""
+def _open(user, slug: str, raw_after: str) -> dict:
+    """Everything a new socket needs from the database, in one trip to the ORM thread:
+    may this person be here, who are they, and what did they miss."""
     group = Group.objects.filter(slug=slug).first()
     code = policy.chat_close_code(user, group)
     if code is not None:
-        return code, {}
+        return {"code": code}
     membership = policy.membership_of(user, group)
-    return None, {
+    after, after_error = 0, False
+    if raw_after:
+        parsed = _as_int(raw_after)
+        if parsed is not None and (
+            parsed == 0 or selectors.chat_message_in_group(group.pk, parsed)
+        ):
+            after = parsed
+        else:
+            after_error = True
+    messages, more, snapshot = selectors.chat_catch_up(group.pk, after=after)
+    return {
+        "code": None,
         "group": group,
         "name": user.display_name,
         "appear_offline": user.appear_offline,
         "muted": bool(membership and membership.is_muted),
+        "after": after,
+        "after_error": after_error,
+        "messages": messages,
+        "more": more,
+        "snapshot": snapshot,
     }
 
 
@@ -66,10 +84,27 @@ def _as_int(value) -> int | None:
     return None
 
 
+def _group_id_for(slug: str) -> int | None:
+    return Group.objects.filter(slug=slug).values_list("pk", flat=True).first()
+
+
 class ChatConsumer(AsyncWebsocketConsumer):
     group: Group | None = None
+    chat_group: str | None = None
+    user_group: str | None = None
     last_seq = 0
     heartbeat_task: asyncio.Task | None = None
+
+    # Fan-out events never touch the database, so they skip the per-event hop to the ORM
+    # thread that channels makes (to close stale connections) before every handler: with
+    # hundreds of sockets that hop, not the sending, is what limits delivery.
+    FAN_OUT_EVENTS = frozenset({"chat.message", "chat.removed", "chat.typing", "chat.presence"})
+
+    async def dispatch(self, message: dict) -> None:
+        if message.get("type") in self.FAN_OUT_EVENTS:
+            await getattr(self, get_handler_name(message))(message)
+            return
+        await super().dispatch(message)
 
     # --- connection -------------------------------------------------------------------
 
@@ -80,9 +115,24 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
-        code, info = await database_sync_to_async(_load_access)(user, slug)
-        if code is not None:
-            await self.close(code=code)
+        # Join the channel group before reading the backlog, so nothing committed in
+        # between is missed (a message seen both ways is dropped by its seq).
+        try:
+            await self._join_layer_groups(user, slug)
+        except Exception:
+            log.exception("chat: channel layer unavailable at connect")
+            await self.send_error("unavailable", "Chat is not available just now. "
+                                  "We'll keep trying to reconnect.")
+            await self.close(code=1013)
+            return
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        raw_after = (query.get("after") or [""])[0]
+        info = await database_sync_to_async(_open)(user, slug, raw_after)
+        if info["code"] is None and realtime.chat_group(info["group"].pk) != self.chat_group:
+            info = {"code": 1013}  # the slug changed hands between the two looks: retry
+        if info["code"] is not None:
+            await self._leave_layer_groups()
+            await self.close(code=info["code"])
             return
         self.user = user
         self.group = info["group"]
@@ -91,65 +141,49 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.muted = info["muted"]
         self.last_typing = 0.0
         self.refusals: deque[float] = deque()
-        self.chat_group = realtime.chat_group(self.group.pk)
-        self.user_group = realtime.user_group(user.pk)
-        try:
-            await self.channel_layer.group_add(self.chat_group, self.channel_name)
-            await self.channel_layer.group_add(self.user_group, self.channel_name)
-        except Exception:
-            log.exception("chat: channel layer unavailable at connect")
-            await self.send_error("unavailable", "Chat is not available just now. "
-                                  "We'll keep trying to reconnect.")
-            await self.close(code=1013)
-            return
-        await self.catch_up()
+        self.last_seq = info["snapshot"]
+        if info["after_error"]:
+            await self.send_error("invalid_after", "'after' must be the id of a message in "
+                                  "this group. Here are the latest messages instead.")
+        await self.send_json({
+            "type": "history",
+            "messages": info["messages"],
+            "more": info["more"],
+            "after": info["after"],
+        })
         await self.join_presence()
         self.heartbeat_task = asyncio.create_task(self.heartbeat())
 
-    async def disconnect(self, code: int) -> None:
-        if self.heartbeat_task is not None:
-            self.heartbeat_task.cancel()
-        if self.group is None:
+    async def _join_layer_groups(self, user, slug: str) -> None:
+        """Listen before looking: the group id comes from a cheap lookup by slug."""
+        group_id = await database_sync_to_async(_group_id_for)(slug)
+        if group_id is None:
+            return
+        self.chat_group = realtime.chat_group(group_id)
+        self.user_group = realtime.user_group(user.pk)
+        await self.channel_layer.group_add(self.chat_group, self.channel_name)
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
+
+    async def _leave_layer_groups(self) -> None:
+        if self.chat_group is None:
             return
         try:
             await self.channel_layer.group_discard(self.chat_group, self.channel_name)
             await self.channel_layer.group_discard(self.user_group, self.channel_name)
         except Exception:
             log.warning("chat: group_discard failed", exc_info=True)
-        if not self.appear_offline:
+        self.chat_group = None
+
+    async def disconnect(self, code: int) -> None:
+        if self.heartbeat_task is not None:
+            self.heartbeat_task.cancel()
+        if self.group is not None and not self.appear_offline:
             try:
                 await get_presence().remove(self.group.pk, self.channel_name)
                 await self.broadcast_presence()
             except Exception:
                 log.warning("chat: presence update failed on leave", exc_info=True)
-
-    async def catch_up(self) -> None:
-        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        raw_after = (query.get("after") or [""])[0]
-        after = 0
-        if raw_after:
-            parsed = _as_int(raw_after)
-            valid = parsed is not None and (
-                parsed == 0
-                or await database_sync_to_async(selectors.chat_message_in_group)(
-                    self.group.pk, parsed
-                )
-            )
-            if valid:
-                after = parsed
-            else:
-                await self.send_error("invalid_after", "'after' must be the id of a message "
-                                      "in this group. Here are the latest messages instead.")
-        messages, more, snapshot = await database_sync_to_async(selectors.chat_catch_up)(
-            self.group.pk, after=after
-        )
-        self.last_seq = snapshot
-        await self.send_json({
-            "type": "history",
-            "messages": [message_payload(m) for m in messages],
-            "more": more,
-            "after": after,
-        })
+        await self._leave_layer_groups()
 
     async def join_presence(self) -> None:
         if self.appear_offline:
@@ -266,10 +300,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.group.pk, before=before, limit=limit
         )
         await self.send_json({
-            "type": "history",
-            "messages": [message_payload(m) for m in messages],
-            "more": more,
-            "before": before,
+            "type": "history", "messages": messages, "more": more, "before": before,
         })
 
     async def on_typing(self, frame: dict) -> None:
@@ -304,9 +335,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.group.pk, after_seq=self.last_seq, upto_seq=upto_seq
         )
         for message in rows:
-            if message.is_published:
-                await self.send_json({"type": "message.new", "message": message_payload(message)})
-            self.last_seq = message.seq
+            if message["status"] == "published":
+                await self.send_json({"type": "message.new", "message": message})
+            self.last_seq = message["seq"]
         if self.last_seq < upto_seq:  # more than one fill's worth behind: page instead
             self.last_seq = upto_seq
             await self.send_json({"type": "history", "messages": [], "more": True,

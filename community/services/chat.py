@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -68,6 +68,7 @@ def message_payload(message: ChatMessage) -> dict:
         "body": message.body,
         "body_html": message.body_html,
         "created": message.created_at.isoformat(),
+        "status": message.status,
     }
 
 
@@ -121,9 +122,25 @@ def _mentioned_members(group: Group, author: User, body: str) -> list[User]:
     found = []
     for member in sorted(members, key=lambda m: -len(m.display_name)):
         pattern = r"(?<!\w)@" + re.escape(member.display_name.casefold()) + r"(?!\w)"
-        if re.search(pattern, lowered):
+        lowered, hits = re.subn(pattern, " ", lowered)  # a longer name's mention is used up
+        if hits:
             found.append(member)
     return found
+
+
+def _next_seq(group_id: int) -> int:
+    """Take the group's next place in its sequence, locking its row until commit.
+
+    One UPDATE ... RETURNING both locks and counts, so two writers in one group are
+    serialised and ids and seqs rise in the order messages become visible.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Group._meta.db_table} SET chat_seq = chat_seq + 1 "  # noqa: S608
+            "WHERE id = %s RETURNING chat_seq",
+            [group_id],
+        )
+        return cursor.fetchone()[0]
 
 
 def post_chat_message(
@@ -141,19 +158,17 @@ def post_chat_message(
         raise ChatError("muted", "A moderator has paused your messages in this group for now.")
     text = clean_body(body)
     client_id = clean_client_id(client_id)
-    existing = _existing(actor, group, client_id)
-    if existing is not None:
-        return existing
     if not ratelimit.allow("chat", f"{group.pk}:{actor.pk}", limit=RATE_LIMIT,
                            window=RATE_WINDOW):
+        existing = _existing(actor, group, client_id)  # a resend is never refused
+        if existing is not None:
+            return existing
         raise ChatError("rate_limited", "You're sending messages very quickly. Please wait a "
                         "few seconds and try again.")
     html = render_markdown(text)
     try:
         with transaction.atomic():
-            locked = Group.objects.select_for_update().only("pk", "chat_seq").get(pk=group.pk)
-            seq = locked.chat_seq + 1
-            Group.objects.filter(pk=group.pk).update(chat_seq=seq)
+            seq = _next_seq(group.pk)
             message = ChatMessage.objects.create(
                 group=group, seq=seq, author=actor, client_id=client_id, body=text,
                 body_html=html, status=ChatMessage.Status.PUBLISHED,
@@ -170,7 +185,7 @@ def post_chat_message(
                        text=f"{actor.display_name} mentioned you in {group.name}'s chat.",
                        url=f"{chat_url}#message-{message.pk}")
     except IntegrityError:
-        # The same client_id raced in on another connection: hand back the stored one.
+        # The unique (author, client_id) caught a resend: hand back the stored message.
         existing = _existing(actor, group, client_id)
         if existing is None:
             raise

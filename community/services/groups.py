@@ -47,6 +47,13 @@ def create_group(
     policy.require(policy.is_authenticated(actor))
     questions = [q.strip() for q in (questions or []) if q and q.strip()]
     errors: dict[str, str] = {}
+    for field, value, choices in (
+        ("kind", kind, Group.Kind.values),
+        ("format", format, Group.Format.values),
+        ("privacy", privacy, Group.Privacy.values),
+    ):
+        if value not in choices:
+            errors[field] = "Please choose one of the options."
     if not name.strip():
         errors["name"] = "Please give the group a name."
     if not description.strip():

@@ -160,10 +160,11 @@ def group_join(request, slug: str):
     return render(request, "community/group_home.html", context, status=400)
 
 
-@login_required
 @require_POST
 def group_leave(request, slug: str):
     group = policy.get_group_for(request.user, slug)
+    if not request.user.is_authenticated:
+        return redirect_to_login(group.get_absolute_url())
     policy.require_member(request.user, group)
     try:
         services.leave_group(actor=request.user, group=group)

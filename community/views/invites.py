@@ -24,6 +24,12 @@ def accept_invite(request, token: str):
     group = invite.group
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
+    if policy.standing(request.user, group) == policy.Standing.BANNED:
+        if group.is_invite_only:
+            return _unusable(request)
+        return render(request, "community/invite_unusable.html",
+                      {"message": "You can't rejoin this group because its moderators have "
+                       "removed you."}, status=403)
     if request.method == "POST":
         try:
             services.join_with_invite(actor=request.user, token=token)

@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from community import policy, selectors, services
@@ -64,8 +65,9 @@ def _member_of(group, membership_id: int) -> Membership:
 def member_action(request, slug: str, membership_id: int, action: str):
     group = policy.get_moderated_group(request.user, slug)
     membership = _member_of(group, membership_id)
-    back = request.POST.get("next") or reverse("groups:members", kwargs={"slug": group.slug})
-    if not back.startswith("/"):
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
         back = reverse("groups:members", kwargs={"slug": group.slug})
     try:
         if action == "role":

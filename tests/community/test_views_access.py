@@ -1,0 +1,867 @@
+"""Every URL, for every standing and every privacy, answers as CONTRACT.md's table says.
+
+`test_every_url_pattern_has_an_access_matrix` walks Django's resolver, so a new view
+without a row here fails the suite.
+"""
+
+from __future__ import annotations
+
+import re
+from http.cookies import SimpleCookie
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from community.models import ChatMessage, Group, Invite, Membership, Notification
+from moderation.models import AuditEntry
+from tests.community.conftest import ACTIVE_KEYS
+from tests.conftest import ROLES, add_membership
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
+
+OPEN, APPROVAL, INVITE = "open", "approval", "invite"
+
+# Outcomes: a status code, or where a 302 must point.
+LOGIN = "login"  # the login page, with ?next=
+HOME = "home"  # the group's home ("join to read", "already a member", ...)
+LIST = "list"  # the group directory
+MEMBERS = "members"
+REQUESTS = "requests"
+INVITES = "invites"
+CHAT = "chat"
+NOTES = "notifications"
+
+
+def row(*values) -> dict:
+    """One table row, in the order of ROLES."""
+    assert len(values) == len(ROLES), values
+    return dict(zip(ROLES, values, strict=True))
+
+
+def every_privacy(table_row: dict) -> dict:
+    return {OPEN: table_row, APPROVAL: table_row, INVITE: table_row}
+
+
+# Column order of every row below:
+#   anon   outsdr pendng declnd member muted  welcmr modrtr owner  banned ex_mem staff
+CONTENT = {  # members, chat: never public
+    OPEN: row(LOGIN, HOME, HOME, HOME, 200, 200, 200, 200, 200, 404, HOME, HOME),
+    APPROVAL: row(LOGIN, 404, 404, 404, 200, 200, 200, 200, 200, 404, 404, 404),
+    INVITE: row(404, 404, 404, 404, 200, 200, 200, 200, 200, 404, 404, 404),
+}
+MODERATOR_PAGE = every_privacy(row(404, 404, 404, 404, 404, 404, 404, 200, 200, 404, 404, 200))
+
+
+def moderator_post(done: str) -> dict:
+    return every_privacy(row(404, 404, 404, 404, 404, 404, 404, done, done, 404, 404, done))
+
+
+# route name -> (method, {privacy: {role: outcome}})
+GROUP_ROUTES = {
+    "groups:home": ("get", {
+        OPEN: row(200, 200, 200, 200, 200, 200, 200, 200, 200, 403, 200, 200),
+        APPROVAL: row(200, 200, 200, 200, 200, 200, 200, 200, 200, 403, 200, 200),
+        INVITE: row(404, 404, 404, 404, 200, 200, 200, 200, 200, 404, 404, 200),
+    }),
+    "groups:join": ("post", {
+        OPEN: row(LOGIN, HOME, HOME, HOME, HOME, HOME, HOME, HOME, HOME, 403, HOME, HOME),
+        APPROVAL: row(LOGIN, HOME, HOME, HOME, HOME, HOME, HOME, HOME, HOME, 403, HOME, HOME),
+        INVITE: row(404, 404, 404, 404, HOME, HOME, HOME, HOME, HOME, 404, 404, 404),
+    }),
+    # The only owner may not leave: they are sent back home with a message.
+    "groups:leave": ("post", {
+        OPEN: row(LOGIN, 404, 404, 404, LIST, LIST, LIST, LIST, HOME, 404, 404, 404),
+        APPROVAL: row(LOGIN, 404, 404, 404, LIST, LIST, LIST, LIST, HOME, 404, 404, 404),
+        INVITE: row(404, 404, 404, 404, LIST, LIST, LIST, LIST, HOME, 404, 404, 404),
+    }),
+    "groups:members": ("get", CONTENT),
+    "groups:chat": ("get", CONTENT),
+    "groups:requests": ("get", MODERATOR_PAGE),
+    "groups:banned": ("get", MODERATOR_PAGE),
+    "groups:invites": ("get", MODERATOR_PAGE),
+    "groups:audit_log": ("get", MODERATOR_PAGE),
+    "groups:decide": ("post", moderator_post(REQUESTS)),
+    "groups:member_action": ("post", moderator_post(MEMBERS)),
+    "groups:revoke_invite": ("post", moderator_post(INVITES)),
+    "groups:remove_message": ("post", moderator_post(CHAT)),
+    # An invite link is how people get in, so anyone signed in may read the invitation;
+    # a banned person gets the refusal instead (403, or 404 for an invite-only group).
+    "groups:invite": ("get", {
+        OPEN: row(LOGIN, 200, 200, 200, HOME, HOME, HOME, HOME, HOME, 403, 200, 200),
+        APPROVAL: row(LOGIN, 200, 200, 200, HOME, HOME, HOME, HOME, HOME, 403, 200, 200),
+        INVITE: row(LOGIN, 200, 200, 200, HOME, HOME, HOME, HOME, HOME, 404, 200, 200),
+    }),
+    # The profile of the group's plain member: seen by those who share the group, and staff.
+    "person": ("get", every_privacy(
+        row(LOGIN, 404, 404, 404, 200, 200, 200, 200, 200, 404, 404, 200)
+    )),
+}
+
+# Pages that belong to no group: (method, path, outcome for anonymous, for anyone signed in)
+SITE_ROUTES = {
+    "home": ("get", "/", 200, 200),
+    "/healthz": ("get", "/healthz", 200, 200),
+    "healthz": ("get", "/healthz/", 200, 200),
+    "/readyz": ("get", "/readyz", 200, 200),
+    "readyz": ("get", "/readyz/", 200, 200),
+    "help": ("get", "/help/", 200, 200),
+    "/robots.txt": ("get", "/robots.txt", 200, 200),
+    "profile": ("get", "/accounts/profile/", LOGIN, 200),
+    "notifications": ("get", "/notifications/", LOGIN, 200),
+    "notifications_read": ("post", "/notifications/read/", LOGIN, NOTES),
+    "groups:list": ("get", "/groups/", 200, 200),
+    "groups:new": ("get", "/groups/new/", LOGIN, 200),
+    "moderation:queue": ("get", "/moderation/", LOGIN, 200),
+}
+
+POST_DATA = {
+    "groups:join": {"answer_0": "I would like to meet people who understand."},
+    "groups:decide": {"message": "Welcome in."},
+    "groups:member_action": {"reason": "Kept breaking the rules."},
+    "groups:remove_message": {"reason": "Not kind."},
+}
+
+SLUG_ROUTES = [name for name in GROUP_ROUTES if name.startswith("groups:")
+               and name != "groups:invite"]
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _chat_message(group: Group, author) -> ChatMessage:
+    return ChatMessage.objects.create(
+        group=group, seq=1, author=author, client_id="access-test",
+        body="Hello all", body_html="<p>Hello all</p>",
+    )
+
+
+def group_url(name: str, world, key: str, *, slug: str | None = None) -> str:
+    group = world.groups[key]
+    kwargs: dict = {"slug": slug or group.slug}
+    if name == "groups:invite":
+        return reverse(name, kwargs={"token": world.invites[key].token})
+    if name == "person":
+        return reverse(name, kwargs={"user_id": world.people[key]["member"].pk})
+    if name == "groups:decide":
+        kwargs.update(membership_id=world.memberships[key]["pending"].pk, decision="approve")
+    elif name == "groups:member_action":
+        kwargs.update(membership_id=world.memberships[key]["member"].pk, action="remove")
+    elif name == "groups:revoke_invite":
+        kwargs.update(invite_id=world.invites[key].pk)
+    elif name == "groups:remove_message":
+        message = ChatMessage.objects.filter(group=group).first() or _chat_message(
+            group, world.people[key]["member"]
+        )
+        kwargs.update(message_id=message.pk)
+    return reverse(name, kwargs=kwargs)
+
+
+def where_to(outcome: str, group: Group | None) -> str:
+    if outcome == LIST:
+        return reverse("groups:list")
+    if outcome == NOTES:
+        return reverse("notifications")
+    names = {HOME: "groups:home", MEMBERS: "groups:members", REQUESTS: "groups:requests",
+             INVITES: "groups:invites", CHAT: "groups:chat"}
+    return reverse(names[outcome], kwargs={"slug": group.slug})
+
+
+def assert_outcome(response, outcome, group: Group | None = None) -> None:
+    if isinstance(outcome, int):
+        assert response.status_code == outcome, response.get("Location")
+        return
+    assert response.status_code == 302, f"wanted a redirect ({outcome})"
+    location = response["Location"]
+    if outcome == LOGIN:
+        assert location.startswith(reverse("account_login") + "?next=/"), location
+    else:
+        assert location == where_to(outcome, group)
+
+
+MEMBER_ROLES = ("member", "muted", "welcomer", "moderator", "owner")
+
+
+def _status_of(world, key: str, role: str) -> str:
+    return Membership.objects.get(pk=world.memberships[key][role].pk).status
+
+
+def _joined(world, key, role):
+    person = world.people[key][role]
+    status = Membership.objects.get(user=person, group=world.groups[key]).status
+    if role in MEMBER_ROLES:
+        assert status == "approved"
+    elif role == "pending":
+        assert status == "pending"
+    else:
+        assert status == ("approved" if key == OPEN else "pending")
+
+
+def _left(world, key, role):
+    assert _status_of(world, key, role) == ("approved" if role == "owner" else "left")
+
+
+def _approved(world, key, role):
+    assert _status_of(world, key, "pending") == "approved"
+
+
+def _removed(world, key, role):
+    assert _status_of(world, key, "member") == "removed"
+
+
+def _revoked(world, key, role):
+    assert Invite.objects.get(pk=world.invites[key].pk).revoked_at is not None
+
+
+def _message_removed(world, key, role):
+    assert ChatMessage.objects.get(group=world.groups[key]).status == "removed"
+
+
+# What an allowed POST must have done.
+EFFECTS = {
+    "groups:join": _joined,
+    "groups:leave": _left,
+    "groups:decide": _approved,
+    "groups:member_action": _removed,
+    "groups:revoke_invite": _revoked,
+    "groups:remove_message": _message_removed,
+}
+
+
+def group_state(group: Group) -> tuple:
+    """Everything a refused request must leave exactly as it was."""
+    return (
+        sorted(Membership.objects.filter(group=group)
+               .values_list("pk", "user_id", "status", "role", "answers")),
+        sorted(Invite.objects.filter(group=group).values_list("pk", "revoked_at", "uses")),
+        sorted(ChatMessage.objects.filter(group=group).values_list("pk", "status")),
+        AuditEntry.objects.filter(group=group).count(),
+        Notification.objects.count(),
+    )
+
+
+@pytest.fixture
+def as_(web, world):
+    """as_(user): sign the shared client in as a person of the world (None: stay anonymous)."""
+
+    def sign_in(user):
+        web.cookies = SimpleCookie()
+        world.login(web, user)
+        return web
+
+    return sign_in
+
+
+# --- the matrix --------------------------------------------------------------------------
+
+GROUP_MATRIX = [
+    pytest.param(name, privacy, role, id=f"{name}-{privacy}-{role}")
+    for name in GROUP_ROUTES
+    for privacy in ACTIVE_KEYS
+    for role in ROLES
+]
+
+
+@pytest.mark.parametrize(("name", "privacy", "role"), GROUP_MATRIX)
+def test_group_route_access(web, as_, world, name, privacy, role):
+    method, table = GROUP_ROUTES[name]
+    expected = table[privacy][role]
+    group = world.groups[privacy]
+    url = group_url(name, world, privacy)
+    as_(world.people[privacy][role])
+    before = group_state(group) if method == "post" else None
+    response = getattr(web, method)(url, POST_DATA.get(name, {}))
+    assert_outcome(response, expected, group)
+    if method == "post" and expected in (LOGIN, 403, 404):
+        assert group_state(group) == before, "a refused request changed something"
+    elif method == "post":
+        EFFECTS[name](world, privacy, role)
+
+
+# Outside a group only being signed in (and being staff) can make a difference.
+SITE_ROLES = ("anonymous", "outsider", "member", "moderator", "staff")
+SITE_MATRIX = [pytest.param(name, role, id=f"{name}-{role}")
+               for name in SITE_ROUTES for role in SITE_ROLES]
+
+
+@pytest.mark.parametrize(("name", "role"), SITE_MATRIX)
+def test_site_route_access(web, as_, world, name, role):
+    method, path, anonymous, signed_in = SITE_ROUTES[name]
+    user = world.people[OPEN][role]
+    as_(user)
+    response = getattr(web, method)(path)
+    assert_outcome(response, anonymous if user is None else signed_in)
+
+
+@pytest.mark.parametrize("name", SLUG_ROUTES)
+@pytest.mark.parametrize("role", ["anonymous", "member", "staff"])
+def test_unknown_slug_is_404(web, as_, world, name, role):
+    method, _table = GROUP_ROUTES[name]
+    as_(world.people[OPEN][role])
+    url = group_url(name, world, OPEN, slug="no-such-group-here")
+    response = getattr(web, method)(url, POST_DATA.get(name, {}))
+    assert response.status_code == 404
+
+
+POST_ONLY = [name for name, (method, _t) in GROUP_ROUTES.items() if method == "post"]
+
+
+@pytest.mark.parametrize("name", POST_ONLY)
+def test_post_only_group_routes_refuse_get(web, as_, world, name):
+    as_(world.people[APPROVAL]["owner"])
+    url = group_url(name, world, APPROVAL)
+    before = group_state(world.groups[APPROVAL])
+    assert web.get(url).status_code == 405
+    assert group_state(world.groups[APPROVAL]) == before
+
+
+def test_notifications_read_refuses_get(web, as_, world):
+    as_(world.people[OPEN]["member"])
+    assert web.get("/notifications/read/").status_code == 405
+
+
+@pytest.mark.parametrize("key", ["pending", "declined"])
+@pytest.mark.parametrize("role", ROLES)
+def test_group_waiting_for_site_approval_is_404_except_to_founder_and_staff(
+    web, as_, world, key, role
+):
+    group = world.groups[key]
+    as_(world.people[key][role])
+    home = web.get(reverse("groups:home", kwargs={"slug": group.slug}))
+    members = web.get(reverse("groups:members", kwargs={"slug": group.slug}))
+    requests = web.get(reverse("groups:requests", kwargs={"slug": group.slug}))
+    if role == "owner":  # the founder
+        assert (home.status_code, members.status_code, requests.status_code) == (200, 200, 200)
+    elif role == "staff":
+        assert (home.status_code, members.status_code, requests.status_code) == (200, 404, 200)
+    else:
+        assert (home.status_code, members.status_code, requests.status_code) == (404, 404, 404)
+
+
+# --- the resolver: every route has a matrix ----------------------------------------------
+
+SKIPPED_INCLUDES = ("allauth.",)
+SKIPPED_NAMESPACES = ("admin",)
+
+
+def _route_keys(patterns, namespace: str = "", prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            module = getattr(pattern.urlconf_module, "__name__", "")
+            if module.startswith(SKIPPED_INCLUDES) or pattern.namespace in SKIPPED_NAMESPACES:
+                continue
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            keys |= _route_keys(pattern.url_patterns, inner, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            if pattern.name:
+                keys.add(f"{namespace}{pattern.name}")
+            else:
+                keys.add("/" + prefix + str(pattern.pattern))
+    return keys
+
+
+def test_every_url_pattern_has_an_access_matrix():
+    routes = _route_keys(get_resolver().url_patterns)
+    assert "groups:home" in routes and "moderation:queue" in routes  # the walk works
+    covered = set(GROUP_ROUTES) | set(SITE_ROUTES)
+    missing = sorted(routes - covered)
+    assert not missing, f"routes without access tests in {__name__}: {missing}"
+
+
+def test_admin_sends_anonymous_to_its_login(web, world):
+    response = web.get("/admin/")
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/login/?next=/admin/"
+    web.force_login(world.people[OPEN]["owner"])
+    assert web.get("/admin/").status_code == 302
+    web.force_login(world.people[OPEN]["staff"])
+    assert web.get("/admin/").status_code == 200
+
+
+# --- what the pages show -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("privacy", [OPEN, APPROVAL])
+def test_banned_person_gets_a_plain_refusal_at_home(web, world, privacy):
+    group = world.groups[privacy]
+    web.force_login(world.people[privacy]["banned"])
+    response = web.get(reverse("groups:home", kwargs={"slug": group.slug}))
+    body = response.content.decode()
+    assert response.status_code == 403
+    assert "can't rejoin" in body
+    assert reverse("groups:join", kwargs={"slug": group.slug}) not in body
+    assert 'name="answer_0"' not in body
+    assert reverse("groups:members", kwargs={"slug": group.slug}) not in body
+    # and a person in good standing does get the way in
+    web.force_login(world.people[privacy]["outsider"])
+    body = web.get(reverse("groups:home", kwargs={"slug": group.slug})).content.decode()
+    assert reverse("groups:join", kwargs={"slug": group.slug}) in body
+    assert "can't rejoin" not in body
+
+
+COUNT = re.compile(r"\b\d+\s+(members?|people|person)\b", re.IGNORECASE)
+
+
+@pytest.fixture
+def described_group(make_group, make_user):
+    def make(privacy):
+        group = make_group(
+            privacy,
+            rules="Canary rule: we share experience, not advice.",
+            questions=("What brings you to the canary group?", "How did you hear of us?"),
+        )
+        add_membership(make_user("Quillon Modcanary"), group, "approved", "moderator")
+        add_membership(make_user("Marmaduke Membercanary"), group, "approved")
+        for _ in range(3):
+            add_membership(make_user(), group, "approved")
+        return group
+
+    return make
+
+
+@pytest.mark.parametrize(("viewer", "privacy"), [
+    ("anonymous", Group.Privacy.APPROVAL),
+    ("outsider", Group.Privacy.APPROVAL),
+    ("anonymous", Group.Privacy.OPEN),
+    ("outsider", Group.Privacy.OPEN),
+    ("staff", Group.Privacy.APPROVAL),
+    ("staff", Group.Privacy.INVITE),
+])
+def test_public_home_never_shows_members_their_number_or_moderators(
+    web, make_user, described_group, privacy, viewer
+):
+    group = described_group(privacy)
+    if viewer != "anonymous":
+        web.force_login(make_user(staff=(viewer == "staff")))
+    response = web.get(reverse("groups:home", kwargs={"slug": group.slug}))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Quillon Modcanary" not in body
+    assert "Marmaduke Membercanary" not in body
+    assert group.created_by.display_name not in body
+    assert not COUNT.search(body), COUNT.search(body)
+    assert "Canary rule: we share experience, not advice." in body
+    assert group.description in body
+    if privacy == Group.Privacy.APPROVAL:
+        assert "What brings you to the canary group?" in body
+        assert "How did you hear of us?" in body
+
+
+def test_members_page_shows_the_names_to_a_member(web, make_user, described_group):
+    group = described_group(Group.Privacy.APPROVAL)
+    member = make_user()
+    add_membership(member, group, "approved")
+    web.force_login(member)
+    body = web.get(reverse("groups:members", kwargs={"slug": group.slug})).content.decode()
+    assert "Quillon Modcanary" in body and "Marmaduke Membercanary" in body
+
+
+def test_approval_home_asks_anonymous_to_log_in_and_outsider_to_answer(
+    web, make_user, described_group
+):
+    group = described_group(Group.Privacy.APPROVAL)
+    url = reverse("groups:home", kwargs={"slug": group.slug})
+    body = web.get(url).content.decode()
+    assert "Log in to ask to join" in body
+    assert 'name="answer_0"' not in body
+    web.force_login(make_user())
+    body = web.get(url).content.decode()
+    assert 'name="answer_0"' in body and 'name="answer_1"' in body
+    assert "Log in to ask to join" not in body
+
+
+# What a non-member sees at an approval group's home (CONTRACT.md): how to ask to join.
+APPROVAL_HOME_OFFERS = {
+    "anonymous": "Log in to ask to join",
+    "outsider": 'name="answer_0"',
+    "declined": 'name="answer_0"',
+    "ex_member": 'name="answer_0"',
+    "staff": 'name="answer_0"',
+    "pending": "Your request is waiting for the moderators",
+}
+
+
+@pytest.mark.parametrize("role", list(APPROVAL_HOME_OFFERS))
+def test_approval_home_offers_each_non_member_the_right_way_in(web, as_, world, role):
+    group = world.groups[APPROVAL]
+    as_(world.people[APPROVAL][role])
+    response = web.get(reverse("groups:home", kwargs={"slug": group.slug}))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert group.description in body and group.rules in body
+    assert "Why would you like to join?" in body
+    for other in set(APPROVAL_HOME_OFFERS.values()) - {APPROVAL_HOME_OFFERS[role]}:
+        assert other not in body
+    assert APPROVAL_HOME_OFFERS[role] in body
+    assert reverse("groups:members", kwargs={"slug": group.slug}) not in body
+
+
+@pytest.mark.parametrize("role", ["anonymous", "outsider", "declined", "ex_member", "staff"])
+def test_open_home_offers_join_to_signed_in_non_members(web, as_, world, role):
+    group = world.groups[OPEN]
+    as_(world.people[OPEN][role])
+    body = web.get(reverse("groups:home", kwargs={"slug": group.slug})).content.decode()
+    assert group.description in body
+    join_form = f'action="{reverse("groups:join", kwargs={"slug": group.slug})}"'
+    assert (join_form in body) == (role != "anonymous")
+    assert "Join this group" in body
+
+
+def test_directory_lists_invite_only_groups_only_to_members_and_staff(web, as_, world):
+    invite_name = world.groups[INVITE].name
+    hidden = ("outsider", "banned", "pending", "ex_member")
+    for role in ("anonymous", *hidden, "member", "staff"):
+        as_(world.people[INVITE][role])
+        body = web.get("/groups/?q=World").content.decode()
+        assert (invite_name in body) == (role in ("member", "staff")), role
+        assert world.groups[OPEN].name in body
+        assert world.groups["pending"].name not in body or role == "staff", role
+
+
+def test_moderation_queue_lists_only_the_groups_a_person_moderates(web, world):
+    approval = world.groups[APPROVAL].name
+    web.force_login(world.people[APPROVAL]["moderator"])
+    body = web.get("/moderation/").content.decode()
+    assert approval in body
+    assert world.groups[OPEN].name not in body
+    web.force_login(world.people[APPROVAL]["member"])
+    body = web.get("/moderation/").content.decode()
+    assert approval not in body
+    assert "You don't moderate any groups." in body
+
+
+@pytest.mark.parametrize("role", ["moderator", "owner", "staff"])
+def test_moderation_queue_counts_the_requests_waiting(web, as_, world, make_user, role):
+    group = world.groups[APPROVAL]
+    for _ in range(2):
+        add_membership(make_user(), group, "pending")  # three waiting, with the world's one
+    as_(world.people[APPROVAL][role])
+    body = web.get("/moderation/").content.decode()
+    requests = reverse("groups:requests", kwargs={"slug": group.slug})
+    assert f'<a href="{requests}">3 join requests waiting</a>' in body
+
+
+@pytest.mark.parametrize("key", ["pending", "declined"])
+def test_moderation_queue_hides_a_group_not_yet_active_except_from_founder(web, as_, world, key):
+    name = world.groups[key].name
+    as_(world.people[key]["moderator"])  # appointed, but not the founder
+    assert name not in web.get("/moderation/").content.decode()
+    as_(world.people[key]["owner"])  # the founder
+    assert name in web.get("/moderation/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("role", "key", "path", "status"),
+    [
+        ("anonymous", OPEN, "/groups/{slug}/", 200),
+        ("outsider", APPROVAL, "/groups/{slug}/", 200),
+        ("member", INVITE, "/groups/{slug}/", 200),
+        ("member", INVITE, "/groups/{slug}/members/", 200),
+        ("member", INVITE, "/groups/{slug}/chat/", 200),
+        ("moderator", INVITE, "/groups/{slug}/requests/", 200),
+        ("moderator", INVITE, "/groups/{slug}/log/", 200),
+        ("banned", OPEN, "/groups/{slug}/", 403),
+        ("anonymous", INVITE, "/groups/{slug}/", 404),
+        ("anonymous", OPEN, "/groups/", 200),
+        ("member", OPEN, "/people/{member}/", 200),
+    ],
+)
+def test_group_pages_are_not_indexed(web, as_, world, role, key, path, status):
+    as_(world.people[key][role])
+    url = path.format(slug=world.groups[key].slug, member=world.people[key]["member"].pk)
+    response = web.get(url)
+    assert response.status_code == status
+    assert "noindex" in response["X-Robots-Tag"]
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_question_group(make_group):
+    return make_group(
+        Group.Privacy.APPROVAL, questions=("What brings you here?", "What do you hope for?")
+    )
+
+
+def _join(web, group, **answers):
+    return web.post(reverse("groups:join", kwargs={"slug": group.slug}), answers)
+
+
+def test_empty_answer_is_400_naming_the_field_and_keeping_the_rest(
+    web, make_user, two_question_group
+):
+    person = make_user()
+    web.force_login(person)
+    response = _join(web, two_question_group, answer_0="My careful first answer", answer_1="")
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert 'id="id_answer_1-error"' in body
+    assert 'id="id_answer_0-error"' not in body
+    assert "Please answer this question." in body
+    assert "My careful first answer" in body
+    assert not Membership.objects.filter(user=person).exists()
+
+
+def test_blank_answers_are_each_named(web, make_user, two_question_group):
+    person = make_user()
+    web.force_login(person)
+    response = _join(web, two_question_group, answer_0="   ", answer_1="")
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert 'id="id_answer_0-error"' in body and 'id="id_answer_1-error"' in body
+    assert not Membership.objects.filter(user=person).exists()
+
+
+def test_over_long_answer_names_the_limit_and_keeps_the_text(
+    web, make_user, two_question_group
+):
+    person = make_user()
+    web.force_login(person)
+    long_answer = "w" * 1001
+    response = _join(web, two_question_group, answer_0=long_answer,
+                     answer_1="This one was fine")
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert 'id="id_answer_0-error"' in body
+    assert "1000 characters" in body
+    assert long_answer in body
+    assert "This one was fine" in body
+    assert not Membership.objects.filter(user=person).exists()
+
+
+def test_answer_at_the_limit_is_accepted(web, make_user, two_question_group):
+    person = make_user()
+    web.force_login(person)
+    response = _join(web, two_question_group, answer_0="w" * 1000, answer_1="ok")
+    assert response.status_code == 302
+    row = Membership.objects.get(user=person)
+    assert row.status == "pending"
+    assert row.answers[0]["answer"] == "w" * 1000
+
+
+def test_requesting_twice_keeps_one_request(web, make_user, two_question_group):
+    person = make_user()
+    web.force_login(person)
+    first = _join(web, two_question_group, answer_0="First time", answer_1="Hope")
+    second = _join(web, two_question_group, answer_0="Second time", answer_1="Hope")
+    assert first.status_code == second.status_code == 302
+    rows = Membership.objects.filter(user=person, group=two_question_group)
+    assert rows.count() == 1
+    assert rows.get().status == "pending"
+    assert rows.get().answers[0]["answer"] == "First time"
+
+
+@pytest.mark.parametrize("privacy", [Group.Privacy.APPROVAL, Group.Privacy.OPEN])
+def test_banned_person_asking_to_join_is_refused_with_no_change(
+    web, make_group, people_in, privacy
+):
+    group = make_group(privacy)
+    banned = people_in(group)["banned"]
+    row = Membership.objects.get(user=banned, group=group)
+    before = (row.status, row.role, row.answers, row.updated_at)
+    notifications = Notification.objects.count()
+    web.force_login(banned)
+    response = _join(web, group, answer_0="Please let me back")
+    assert response.status_code == 403
+    assert "can't rejoin" in response.content.decode()
+    row.refresh_from_db()
+    assert (row.status, row.role, row.answers, row.updated_at) == before
+    assert Notification.objects.count() == notifications
+
+
+@pytest.mark.parametrize("role", ["pending", "member", "welcomer", "outsider", "banned"])
+def test_approving_without_being_a_moderator_is_404_and_changes_nothing(
+    web, make_group, people_in, role
+):
+    group = make_group(Group.Privacy.APPROVAL)
+    people = people_in(group)
+    request_row = Membership.objects.get(user=people["pending"], group=group)
+    web.force_login(people[role])
+    url = reverse("groups:decide", kwargs={"slug": group.slug,
+                                           "membership_id": request_row.pk,
+                                           "decision": "approve"})
+    assert web.post(url).status_code == 404
+    request_row.refresh_from_db()
+    assert request_row.status == "pending"
+    assert not AuditEntry.objects.filter(group=group, action="member.approved").exists()
+    # the allowed user, for contrast
+    web.force_login(people["moderator"])
+    assert web.post(url).status_code == 302
+    request_row.refresh_from_db()
+    assert request_row.status == "approved"
+
+
+def test_approving_another_groups_request_is_404_and_changes_nothing(
+    web, make_group, make_user
+):
+    mine, theirs = make_group(Group.Privacy.APPROVAL), make_group(Group.Privacy.APPROVAL)
+    moderator, asker = make_user(), make_user()
+    add_membership(moderator, mine, "approved", "moderator")
+    elsewhere = add_membership(asker, theirs, "pending")
+    web.force_login(moderator)
+    for decision in ("approve", "decline"):
+        url = reverse("groups:decide", kwargs={"slug": mine.slug,
+                                               "membership_id": elsewhere.pk,
+                                               "decision": decision})
+        assert web.post(url).status_code == 404
+    elsewhere.refresh_from_db()
+    assert elsewhere.status == "pending"
+    assert not AuditEntry.objects.filter(target_user=asker).exists()
+
+
+def test_unknown_decision_is_404(web, world):
+    web.force_login(world.people[APPROVAL]["moderator"])
+    url = reverse("groups:decide", kwargs={
+        "slug": world.groups[APPROVAL].slug,
+        "membership_id": world.memberships[APPROVAL]["pending"].pk,
+        "decision": "maybe",
+    })
+    assert web.post(url).status_code == 404
+    assert Membership.objects.get(pk=world.memberships[APPROVAL]["pending"].pk).status == (
+        "pending"
+    )
+
+
+def test_acting_on_another_groups_member_is_404(web, world):
+    web.force_login(world.people[APPROVAL]["moderator"])
+    target = world.memberships[OPEN]["member"]
+    url = reverse("groups:member_action", kwargs={
+        "slug": world.groups[APPROVAL].slug, "membership_id": target.pk, "action": "ban",
+    })
+    assert web.post(url, {"reason": "No"}).status_code == 404
+    assert Membership.objects.get(pk=target.pk).status == "approved"
+
+
+def test_moderator_cannot_change_roles_but_owner_can(web, world):
+    target = world.memberships[APPROVAL]["member"]
+    url = reverse("groups:member_action", kwargs={
+        "slug": world.groups[APPROVAL].slug, "membership_id": target.pk, "action": "role",
+    })
+    web.force_login(world.people[APPROVAL]["moderator"])
+    assert web.post(url, {"role": "moderator"}).status_code == 404
+    assert Membership.objects.get(pk=target.pk).role == "member"
+    web.force_login(world.people[APPROVAL]["owner"])
+    assert web.post(url, {"role": "welcomer"}).status_code == 302
+    assert Membership.objects.get(pk=target.pk).role == "welcomer"
+
+
+@pytest.mark.parametrize("bad_next", [
+    pytest.param("//evil.example/", id="protocol-relative"),
+    pytest.param("https://evil.example/", id="absolute"),
+    pytest.param("/\\evil.example/", id="backslash"),
+])
+def test_member_action_never_sends_the_moderator_off_site(web, as_, world, bad_next):
+    group = world.groups[APPROVAL]
+    target = world.memberships[APPROVAL]["member"]
+    as_(world.people[APPROVAL]["moderator"])
+    url = reverse("groups:member_action", kwargs={
+        "slug": group.slug, "membership_id": target.pk, "action": "remove",
+    })
+    response = web.post(url, {"reason": "Rude", "next": bad_next})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("groups:members", kwargs={"slug": group.slug})
+
+
+def test_moderator_cannot_remove_the_owner(web, world):
+    owner_row = world.memberships[APPROVAL]["owner"]
+    web.force_login(world.people[APPROVAL]["moderator"])
+    url = reverse("groups:member_action", kwargs={
+        "slug": world.groups[APPROVAL].slug, "membership_id": owner_row.pk, "action": "remove",
+    })
+    response = web.post(url, {"reason": "Coup"})
+    assert response.status_code == 302
+    assert Membership.objects.get(pk=owner_row.pk).status == "approved"
+
+
+@pytest.mark.parametrize(("role", "allowed"), [
+    ("owner", True), ("moderator", True), ("staff", True),
+    ("welcomer", False), ("member", False), ("outsider", False), ("anonymous", False),
+])
+def test_making_an_invite_link_is_for_moderators_only(web, as_, world, role, allowed):
+    group = world.groups[INVITE]
+    as_(world.people[INVITE][role])
+    before = Invite.objects.filter(group=group).count()
+    response = web.post(reverse("groups:invites", kwargs={"slug": group.slug}),
+                        {"note": "For Sam", "expires_in_days": 7})
+    assert response.status_code == (302 if allowed else 404)
+    assert Invite.objects.filter(group=group).count() == before + (1 if allowed else 0)
+
+
+def test_invalid_invite_form_is_400_and_makes_nothing(web, as_, world):
+    group = world.groups[INVITE]
+    as_(world.people[INVITE]["owner"])
+    before = Invite.objects.filter(group=group).count()
+    response = web.post(reverse("groups:invites", kwargs={"slug": group.slug}),
+                        {"note": "For Sam", "expires_in_days": 0})
+    assert response.status_code == 400
+    assert "For Sam" in response.content.decode()
+    assert Invite.objects.filter(group=group).count() == before
+
+
+def _invite_url(token: str) -> str:
+    return reverse("groups:invite", kwargs={"token": token})
+
+
+@pytest.fixture
+def broken_invites(make_group):
+    group = make_group(Group.Privacy.INVITE)
+    now = timezone.now()
+    return group, {
+        "unknown": "this-token-does-not-exist",
+        "revoked": Invite.objects.create(group=group, revoked_at=now).token,
+        "expired": Invite.objects.create(group=group,
+                                         expires_at=now - timezone.timedelta(days=1)).token,
+        "used_up": Invite.objects.create(group=group, max_uses=2, uses=2).token,
+        "too_long": "x" * 200,
+    }
+
+
+@pytest.mark.parametrize("kind", ["unknown", "revoked", "expired", "used_up", "too_long"])
+@pytest.mark.parametrize("who", ["anonymous", "signed_in"])
+def test_broken_invite_link_is_404_and_creates_nothing(
+    web, make_user, broken_invites, kind, who
+):
+    group, tokens = broken_invites
+    person = make_user()
+    if who == "signed_in":
+        web.force_login(person)
+    before = group_state(group)
+    for response in (web.get(_invite_url(tokens[kind])),
+                     web.post(_invite_url(tokens[kind]))):
+        assert response.status_code == 404
+        assert "This invite link doesn't work" in response.content.decode()
+        assert group.name not in response.content.decode()
+    assert group_state(group) == before
+    assert not Membership.objects.filter(user=person).exists()
+
+
+def test_working_invite_lets_an_outsider_join_an_invite_only_group(web, world, make_user):
+    person = make_user()
+    web.force_login(person)
+    response = web.post(_invite_url(world.invites[INVITE].token))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("groups:home",
+                                           kwargs={"slug": world.groups[INVITE].slug})
+    assert Membership.objects.get(user=person, group=world.groups[INVITE]).status == "approved"
+
+
+@pytest.mark.parametrize("key", ["pending", "declined"])
+def test_invite_to_a_group_not_yet_active_does_not_work(web, as_, world, make_user, key):
+    person = make_user()
+    web.force_login(person)
+    response = web.post(_invite_url(world.invites[key].token))
+    assert response.status_code == 404
+    assert not Membership.objects.filter(user=person).exists()
+
+
+@pytest.mark.parametrize("privacy", ACTIVE_KEYS)
+def test_banned_person_using_an_invite_is_refused_with_no_change(web, world, privacy):
+    group = world.groups[privacy]
+    web.force_login(world.people[privacy]["banned"])
+    before = group_state(group)
+    response = web.post(_invite_url(world.invites[privacy].token))
+    # CONTRACT: anything of an invite-only group is 404 to a banned person.
+    assert response.status_code == (404 if privacy == "invite" else 403)
+    assert group_state(group) == before
