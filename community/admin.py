@@ -29,8 +29,18 @@ class JoinQuestionInline(admin.TabularInline):
     max_num = 5
 
 
+class SiteStaffCanView:
+    """Site staff (the safeguarding team) read these without per-model permissions."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
+
 @admin.register(Group)
-class GroupAdmin(admin.ModelAdmin):
+class GroupAdmin(SiteStaffCanView, admin.ModelAdmin):
     list_display = ["name", "slug", "kind", "privacy", "format", "status", "created_at"]
     list_filter = ["status", "kind", "privacy", "format"]
     search_fields = ["name", "slug", "condition", "town"]
@@ -51,7 +61,7 @@ class GroupAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(SiteStaffCanView, admin.ModelAdmin):
     """Read-only: membership changes go through the group's pages so they are audited."""
 
     list_display = ["user", "group", "status", "role", "requested_at", "joined_at"]

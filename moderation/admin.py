@@ -12,6 +12,12 @@ class AuditEntryAdmin(admin.ModelAdmin):
     search_fields = ["actor_name", "target_name", "group_name", "reason"]
     date_hierarchy = "created_at"
 
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
     def has_add_permission(self, request):
         return False
 
