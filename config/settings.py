@@ -112,7 +112,7 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 # Channels runs ORM work on one long-lived thread per process, so keeping its connection
 # open saves a connect (and, on SQLite, the PRAGMAs) on every WebSocket database call.
-CONN_MAX_AGE = int(env_str("DJANGO_CONN_MAX_AGE", "60"))
+CONN_MAX_AGE = int(env_str("DJANGO_CONN_MAX_AGE", "0" if TESTING else "60"))
 if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(
