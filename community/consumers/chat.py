@@ -31,7 +31,10 @@ TYPING_EVERY = 3.0  # seconds between typing frames a socket passes on
 ABUSE_LIMIT = 5  # rate-limit refusals ...
 ABUSE_WINDOW = 60.0  # ... within this many seconds close the socket with 4429
 CLOSE_ABUSE = 4429
-CLOSE_TOO_BIG = 1009
+# Applications may only close with 1000 or 3000-4999 (daphne turns anything else into
+# 1011), so "too big" and "try again" use the 4xxx range, echoing HTTP 413 and 503.
+CLOSE_TOO_BIG = 4413
+CLOSE_TRY_AGAIN = 4503
 
 
 def _open(user, slug: str, raw_after: str) -> dict:
@@ -123,13 +126,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
             log.exception("chat: channel layer unavailable at connect")
             await self.send_error("unavailable", "Chat is not available just now. "
                                   "We'll keep trying to reconnect.")
-            await self.close(code=1013)
+            await self.close(code=CLOSE_TRY_AGAIN)
             return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         raw_after = (query.get("after") or [""])[0]
         info = await database_sync_to_async(_open)(user, slug, raw_after)
         if info["code"] is None and realtime.chat_group(info["group"].pk) != self.chat_group:
-            info = {"code": 1013}  # the slug changed hands between the two looks: retry
+            info = {"code": CLOSE_TRY_AGAIN}  # the slug changed hands between two looks
         if info["code"] is not None:
             await self._leave_layer_groups()
             await self.close(code=info["code"])
