@@ -1,22 +1,17 @@
 from django.contrib import admin
 
+from community.admin import SiteStaffCanView
 from moderation.models import AuditEntry
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(SiteStaffCanView, admin.ModelAdmin):
     """The audit log is append-only: staff can read and search it, never change it."""
 
     list_display = ["created_at", "action", "actor_name", "target_name", "group_name", "reason"]
     list_filter = ["action"]
     search_fields = ["actor_name", "target_name", "group_name", "reason"]
     date_hierarchy = "created_at"
-
-    def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_staff
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff
 
     def has_add_permission(self, request):
         return False

@@ -282,54 +282,50 @@ def _member_for_sanction(actor: User, membership: Membership) -> Membership:
     return row
 
 
-def remove_member(*, actor: User, membership: Membership, reason: str) -> Membership:
+def _end_membership(
+    *, actor: User, membership: Membership, reason: str, status: str, action: str,
+    kind: str, text: str,
+) -> Membership:
+    """Removal and bans share their steps: check, keep an owner, record, tell, close sockets."""
     group = membership.group
     if not reason.strip():
         raise ValidationError({"reason": "Please say why, for the record."})
     with transaction.atomic():
         row = _member_for_sanction(actor, membership)
-        if row.status != Status.APPROVED:
+        if row.status == status:
+            return row
+        if status == Status.REMOVED and row.status != Status.APPROVED:
             raise ValidationError("This person is not a member.")
-        _keep_an_owner(group, row)
-        row.status = Status.REMOVED
+        if row.status == Status.APPROVED:
+            _keep_an_owner(group, row)
+        row.status = status
         row.role = Role.MEMBER
         row.decided_at = timezone.now()
         row.decided_by = actor
         row.save()
-        record_audit(action=AuditEntry.Action.MEMBER_REMOVED, actor=actor, group=group,
-                     target_user=row.user, reason=reason.strip())
-        notify(user=row.user, kind=Notification.Kind.REMOVED,
-               text=f"You have been removed from {group.name}.", group=None,
-               url=reverse("notifications"))
+        record_audit(action=action, actor=actor, group=group, target_user=row.user,
+                     reason=reason.strip())
+        notify(user=row.user, kind=kind, text=text, group=None, url=reverse("notifications"))
         _announce_membership_change(row)
     policy.forget_memberships(row.user)
     return row
+
+
+def remove_member(*, actor: User, membership: Membership, reason: str) -> Membership:
+    return _end_membership(
+        actor=actor, membership=membership, reason=reason, status=Status.REMOVED,
+        action=AuditEntry.Action.MEMBER_REMOVED, kind=Notification.Kind.REMOVED,
+        text=f"You have been removed from {membership.group.name}.",
+    )
 
 
 def ban_member(*, actor: User, membership: Membership, reason: str) -> Membership:
     """Remove (if a member) and stop the person ever asking to join again."""
-    group = membership.group
-    if not reason.strip():
-        raise ValidationError({"reason": "Please say why, for the record."})
-    with transaction.atomic():
-        row = _member_for_sanction(actor, membership)
-        if row.status == Status.BANNED:
-            return row
-        if row.status == Status.APPROVED:
-            _keep_an_owner(group, row)
-        row.status = Status.BANNED
-        row.role = Role.MEMBER
-        row.decided_at = timezone.now()
-        row.decided_by = actor
-        row.save()
-        record_audit(action=AuditEntry.Action.MEMBER_BANNED, actor=actor, group=group,
-                     target_user=row.user, reason=reason.strip())
-        notify(user=row.user, kind=Notification.Kind.BANNED,
-               text=f"You can no longer take part in {group.name}.", group=None,
-               url=reverse("notifications"))
-        _announce_membership_change(row)
-    policy.forget_memberships(row.user)
-    return row
+    return _end_membership(
+        actor=actor, membership=membership, reason=reason, status=Status.BANNED,
+        action=AuditEntry.Action.MEMBER_BANNED, kind=Notification.Kind.BANNED,
+        text=f"You can no longer take part in {membership.group.name}.",
+    )
 
 
 def unban_member(*, actor: User, membership: Membership, reason: str = "") -> Membership:
