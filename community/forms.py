@@ -7,7 +7,7 @@ import re
 from django import forms
 from django.conf import settings
 
-from community.models import Group, Membership
+from community.models import Group, Membership, User
 from community.services.profiles import display_name_taken
 
 NAME_PATTERN = re.compile(r"^[\w][\w .'\-]*$", re.UNICODE)
@@ -59,6 +59,11 @@ class ProfileForm(forms.Form):
     appear_offline = forms.BooleanField(
         label="Appear offline in chat", required=False,
         help_text="Others won't see that you are online.",
+    )
+    email_notifications = forms.ChoiceField(
+        label="Emails about replies and mentions", choices=User.EmailChoice.choices,
+        widget=forms.RadioSelect, required=False,
+        help_text="You can always see everything on your notifications page.",
     )
 
     def __init__(self, *args, user=None, **kwargs):

@@ -264,6 +264,52 @@ def can_view_profile(user: AnyUser | None, person: Any) -> bool:
     ).exists()
 
 
+# --- forums -----------------------------------------------------------------------------
+
+def can_read_thread(user: AnyUser | None, thread: Any) -> bool:
+    """Members read visible threads; moderators also see hidden ones (and the author theirs)."""
+    if not can_read_content(user, thread.group):
+        return False
+    if thread.status == "visible":
+        return True
+    return can_moderate(user, thread.group) or (
+        thread.status == "hidden" and thread.author_id == getattr(user, "pk", None)
+    )
+
+
+def can_reply(user: AnyUser | None, thread: Any) -> bool:
+    if not can_read_thread(user, thread) or not can_post(user, thread.group):
+        return False
+    return not thread.locked or can_moderate(user, thread.group)
+
+
+def can_edit_post(user: AnyUser | None, post: Any, *, now: Any = None) -> bool:
+    """Authors edit their own posts for a while after writing them."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    if post.author_id is None or post.author_id != getattr(user, "pk", None):
+        return False
+    if post.is_deleted or post.status == "removed" or not can_post(user, post.group):
+        return False
+    window = timezone.timedelta(minutes=settings.KINDRED_EDIT_WINDOW_MINUTES)
+    return (now or timezone.now()) - post.created_at <= window
+
+
+def can_delete_post(user: AnyUser | None, post: Any) -> bool:
+    return (
+        post.author_id is not None
+        and post.author_id == getattr(user, "pk", None)
+        and not post.is_deleted
+        and is_member(user, post.group)
+    )
+
+
+def readable_group_ids(user: AnyUser | None) -> QuerySet:
+    """Ids of the groups whose content this person may read (for search and feeds)."""
+    return member_groups(user).values("pk")
+
+
 def chat_close_code(user: AnyUser | None, group: Group | None) -> int | None:
     """Why a chat socket must close (CONTRACT.md close codes), or None if it may stay.
 

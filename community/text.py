@@ -42,6 +42,19 @@ _cleaner = bleach.Cleaner(
 )
 
 
+# bleach's serializer would pick single quotes for a value holding '"', and then escape
+# '&' again on every pass; always double quotes (with &quot;) keeps cleaning idempotent.
+_cleaner.serializer.use_best_quote_char = False
+
+_CONTROLS = {c: None for c in range(32) if chr(c) not in "\n\t"} | {0x7F: None}
+
+
+def strip_controls(text: str) -> str:
+    """Drop control characters (keeping newlines and tabs): nobody types them on purpose,
+    and the search snippets use two of them as match markers."""
+    return text.translate(_CONTROLS)
+
+
 def sanitize_html(html: str) -> str:
     """Keep only the allow-listed tags and attributes; every link gets rel=nofollow ugc."""
     return _cleaner.clean(html)

@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 
 from community.views import health, pages, people
+from forums import views as forum_views
 
 admin.site.site_header = "Kindred site administration"
 admin.site.site_title = "Kindred admin"
@@ -23,7 +24,9 @@ urlpatterns = [
     path("people/<int:user_id>/", people.person, name="person"),
     path("notifications/", people.notifications, name="notifications"),
     path("notifications/read/", people.notifications_read, name="notifications_read"),
+    path("groups/<slug:slug>/forum/", include("forums.urls")),
     path("groups/", include("community.urls")),
+    path("search/", forum_views.site_search, name="search"),
     path("moderation/", include("moderation.urls")),
     path("admin/", admin.site.urls),
 ]

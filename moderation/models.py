@@ -42,6 +42,9 @@ class AuditEntry(models.Model):
         INVITE_REVOKED = "invite.revoked", "Invite link revoked"
         INVITE_USED = "invite.used", "Joined with an invite link"
         MESSAGE_REMOVED = "chat.message_removed", "Chat message removed"
+        THREAD_PINNED = "forum.thread_pinned", "Thread pinned or unpinned"
+        THREAD_LOCKED = "forum.thread_locked", "Thread locked or unlocked"
+        CATEGORY_SAVED = "forum.category_saved", "Forum category added or changed"
         MEMBER_MUTED = "member.muted", "Muted"
         MEMBER_UNMUTED = "member.unmuted", "Mute lifted"
 

@@ -23,6 +23,8 @@ class Notification(models.Model):
         GROUP_DECISION = "group_decision", "Group decision"
         MENTION = "mention", "Mentioned in chat"
         MUTED = "muted", "Muted in a group"
+        FORUM_REPLY = "forum_reply", "Reply in the forum"
+        FORUM_MENTION = "forum_mention", "Mentioned in the forum"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"

@@ -49,6 +49,18 @@ class User(AbstractBaseUser, PermissionsMixin):
     appear_offline = models.BooleanField(
         default=False, help_text="Hide you from the 'who's here now' list in chat."
     )
+    class EmailChoice(models.TextChoices):
+        OFF = "off", "No emails about activity"
+        IMMEDIATE = "immediate", "An email for each reply or mention"
+        DAILY = "daily", "One daily summary"
+
+    email_notifications = models.CharField(
+        "emails about replies and mentions",
+        max_length=10,
+        choices=EmailChoice.choices,
+        default=EmailChoice.DAILY,
+    )
+    digest_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)

@@ -21,7 +21,7 @@ from django.utils import timezone
 from community import policy, ratelimit, realtime
 from community.models import ChatMessage, Group, Membership, Notification, User
 from community.services.notifications import notify
-from community.text import render_markdown
+from community.text import render_markdown, strip_controls
 from moderation.models import AuditEntry
 from moderation.services import record_audit
 
@@ -75,7 +75,7 @@ def message_payload(message: ChatMessage) -> dict:
 def clean_body(body: object) -> str:
     if not isinstance(body, str):
         raise ChatError("invalid_body", "The message must be text.")
-    text = body.strip()
+    text = strip_controls(body).strip()
     if not text:
         raise ChatError("invalid_body", "Please write a message before sending.")
     if len(text) > MAX_BODY:
@@ -111,7 +111,7 @@ def _existing(actor: User, group: Group, client_id: str) -> SendResult | None:
     return SendResult(message=message, created=False)
 
 
-def _mentioned_members(group: Group, author: User, body: str) -> list[User]:
+def mentioned_members(group: Group, author: User, body: str) -> list[User]:
     """Members named as @display name (longest names first, so '@Sam Lee' beats '@Sam')."""
     if "@" not in body:
         return []
@@ -180,7 +180,7 @@ def post_chat_message(
                 {"type": CHAT_MESSAGE, "id": message.pk, "seq": seq, "frame": frame},
             )
             chat_url = reverse("groups:chat", kwargs={"slug": group.slug})
-            for person in _mentioned_members(group, actor, text):
+            for person in mentioned_members(group, actor, text):
                 notify(user=person, kind=Notification.Kind.MENTION, group=group,
                        text=f"{actor.display_name} mentioned you in {group.name}'s chat.",
                        url=f"{chat_url}#message-{message.pk}")

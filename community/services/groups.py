@@ -94,6 +94,9 @@ def create_group(
                     role=Membership.Role.OWNER, requested_at=now, joined_at=now,
                     decided_at=now,
                 )
+                from forums.services import create_default_categories  # forums build on groups
+
+                create_default_categories(group)
                 record_audit(action=AuditEntry.Action.GROUP_CREATED, actor=actor, group=group,
                              detail={"privacy": privacy, "status": group.status})
             policy.forget_memberships(actor)

@@ -22,6 +22,7 @@ def update_profile(
     about: str = "",
     home_town: str = "",
     appear_offline: bool = False,
+    email_notifications: str | None = None,
 ) -> User:
     name = " ".join(display_name.split())
     if not name:
@@ -30,10 +31,15 @@ def update_profile(
         raise ValidationError(
             {"display_name": "Someone already uses that name. Please try another."}
         )
+    if email_notifications and email_notifications not in User.EmailChoice.values:
+        raise ValidationError({"email_notifications": "Please choose one of the options."})
     with transaction.atomic():
+        if email_notifications:  # left out: keep the current choice
+            actor.email_notifications = email_notifications
         actor.display_name = name
         actor.about = about.strip()
         actor.home_town = home_town.strip()
         actor.appear_offline = appear_offline
-        actor.save(update_fields=["display_name", "about", "home_town", "appear_offline"])
+        actor.save(update_fields=["display_name", "about", "home_town", "appear_offline",
+                                  "email_notifications"])
     return actor

@@ -24,6 +24,7 @@ def edit_profile(request):
         "about": user.about,
         "home_town": user.home_town,
         "appear_offline": user.appear_offline,
+        "email_notifications": user.email_notifications,
     }
     form = ProfileForm(request.POST or None, initial=initial, user=user)
     if request.method == "POST" and form.is_valid():

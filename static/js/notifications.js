@@ -37,6 +37,17 @@ if (link && "WebSocket" in window) {
     while (announcer.childElementCount > 3) announcer.firstElementChild.remove();
   }
 
+  // On a thread page, a reply to this thread offers a link to it instead of a reload.
+  function showNewReplies(frame) {
+    const banner = document.getElementById("new-replies");
+    if (!banner || !frame.url || !frame.url.startsWith(banner.dataset.threadPath)) return;
+    const link = document.createElement("a");
+    link.href = frame.url;
+    link.textContent = "New replies: show them";
+    banner.replaceChildren(link);
+    banner.hidden = false;
+  }
+
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}/ws/notifications/`);
@@ -47,6 +58,7 @@ if (link && "WebSocket" in window) {
       if (frame.type !== "notification") return;
       bump();
       say(`New notification: ${frame.text}`);
+      showNewReplies(frame);
     });
     socket.addEventListener("close", (event) => {
       if (event.code === 4401) return; // logged out: nothing to listen for

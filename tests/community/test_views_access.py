@@ -7,6 +7,7 @@ without a row here fails the suite.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from http.cookies import SimpleCookie
 
 import pytest
@@ -14,6 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from community.models import ChatMessage, Group, Invite, Membership, Notification
+from forums.models import TREE_KEY_WIDTH, Category, Post, Reaction, Thread, ThreadFollow
 from moderation.models import AuditEntry
 from tests.community.conftest import ACTIVE_KEYS
 from tests.conftest import ROLES, add_membership
@@ -31,6 +33,7 @@ REQUESTS = "requests"
 INVITES = "invites"
 CHAT = "chat"
 NOTES = "notifications"
+THREAD = "thread"  # a forum thread page of the group (any ?post= and #fragment)
 
 
 def row(*values) -> dict:
@@ -55,6 +58,22 @@ MODERATOR_PAGE = every_privacy(row(404, 404, 404, 404, 404, 404, 404, 200, 200, 
 
 def moderator_post(done: str) -> dict:
     return every_privacy(row(404, 404, 404, 404, 404, 404, 404, done, done, 404, 404, done))
+
+
+def content_then(done, *, muted=None) -> dict:
+    """CONTENT with the members' 200 replaced by `done` (and the muted member's by `muted`)."""
+    table = {}
+    for privacy, table_row in CONTENT.items():
+        table[privacy] = {role: (done if outcome == 200 else outcome)
+                          for role, outcome in table_row.items()}
+        if muted is not None:
+            table[privacy]["muted"] = muted
+    return table
+
+
+# Writing in the forum (starting a thread, replying, editing) needs the right to post: a
+# muted member reads but gets 404 for the pages that write.
+POSTING = content_then(200, muted=404)
 
 
 # route name -> (method, {privacy: {role: outcome}})
@@ -96,6 +115,24 @@ GROUP_ROUTES = {
     "person": ("get", every_privacy(
         row(LOGIN, 404, 404, 404, 200, 200, 200, 200, 200, 404, 404, 200)
     )),
+    # The forum is content (CONTRACT.md): members only, never public.
+    "forums:index": ("get", CONTENT),
+    "forums:new_thread": ("get", POSTING),
+    "forums:search": ("get", CONTENT),
+    "forums:thread": ("get", CONTENT),
+    "forums:reply": ("get", POSTING),
+    "forums:follow": ("post", content_then(THREAD)),
+    # Each person asks to edit or delete a post of their own (see `_own_post`). A muted
+    # member may take their words back but not change them.
+    "forums:edit_post": ("get", POSTING),
+    "forums:delete_post": ("post", content_then(THREAD)),
+    # A muted member is sent back to the thread with a message, and nothing is stored.
+    "forums:react": ("post", content_then(THREAD)),
+    "forums:reactions": ("get", CONTENT),
+    # Moderator pages and acts.
+    "forums:categories": ("get", MODERATOR_PAGE),
+    "forums:moderate_thread": ("post", moderator_post(THREAD)),
+    "forums:post_history": ("get", MODERATOR_PAGE),
 }
 
 # Pages that belong to no group: (method, path, outcome for anonymous, for anyone signed in)
@@ -113,6 +150,7 @@ SITE_ROUTES = {
     "groups:list": ("get", "/groups/", 200, 200),
     "groups:new": ("get", "/groups/new/", LOGIN, 200),
     "moderation:queue": ("get", "/moderation/", LOGIN, 200),
+    "search": ("get", "/search/?q=hello", LOGIN, 200),
 }
 
 POST_DATA = {
@@ -120,10 +158,14 @@ POST_DATA = {
     "groups:decide": {"message": "Welcome in."},
     "groups:member_action": {"reason": "Kept breaking the rules."},
     "groups:remove_message": {"reason": "Not kind."},
+    "forums:follow": {"following": "1"},
+    "forums:moderate_thread": {"reason": "Useful for everyone."},
+    "forums:react": {"kind": "thanks"},
 }
 
-SLUG_ROUTES = [name for name in GROUP_ROUTES if name.startswith("groups:")
+SLUG_ROUTES = [name for name in GROUP_ROUTES if name.startswith(("groups:", "forums:"))
                and name != "groups:invite"]
+FORUM_ROUTES = [name for name in GROUP_ROUTES if name.startswith("forums:")]
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -136,9 +178,80 @@ def _chat_message(group: Group, author) -> ChatMessage:
     )
 
 
-def group_url(name: str, world, key: str, *, slug: str | None = None) -> str:
+FORUM_TITLE = "Access matrix thread"
+
+
+def _forum_post(thread: Thread, author, body: str, parent: Post | None = None) -> Post:
+    """A post written straight to the table, with its place in the tree as services set it."""
+    post = Post.objects.create(
+        thread=thread, group=thread.group, author=author, parent=parent,
+        depth=parent.depth + 1 if parent else 0, body=body, body_html=f"<p>{body}</p>",
+        tree_key="",
+    )
+    post.tree_key = (parent.tree_key if parent else "") + str(post.pk).zfill(TREE_KEY_WIDTH)
+    Post.objects.filter(pk=post.pk).update(tree_key=post.tree_key)
+    return post
+
+
+@dataclass
+class ForumBits:
+    """One group's forum in the world: a thread, its opening post, a plain member's reply,
+    and a reply of its own by each person of the world (for edit and delete)."""
+
+    thread: Thread
+    opening: Post
+    members_reply: Post
+    own: dict[str, Post]
+
+
+def build_forums(world) -> dict[str, ForumBits]:
+    forums = {}
+    for key, group in world.groups.items():
+        people = world.people[key]
+        category = Category.objects.create(group=group, name="Access tests")
+        thread = Thread.objects.create(group=group, category=category, title=FORUM_TITLE,
+                                       author=people["owner"])
+        opening = _forum_post(thread, people["owner"], "Hello all")
+        members_reply = _forum_post(thread, people["member"], "Hello from a member", opening)
+        # People who have left or were banned may well have written here before.
+        own = {role: _forum_post(thread, people[role], f"My own words ({role})", opening)
+               for role in ROLES if people[role] is not None}
+        own["anonymous"] = own["member"]
+        forums[key] = ForumBits(thread, opening, members_reply, own)
+    return forums
+
+
+@pytest.fixture(scope="module", autouse=True)
+def forums(world, django_db_blocker):
+    """Forum rows for the world, made once inside its module transaction."""
+    with django_db_blocker.unblock():
+        world.forums = build_forums(world)
+    return world.forums
+
+
+def forum_thread(world, key: str) -> Thread:
+    return world.forums[key].thread
+
+
+def _opening(thread: Thread) -> Post:
+    return Post.objects.get(thread=thread, parent__isnull=True)
+
+
+def _members_reply(world, key: str) -> Post:
+    return world.forums[key].members_reply
+
+
+def _own_post(world, key: str, role: str) -> Post:
+    """A reply written by this person (the plain member's, for anonymous)."""
+    return world.forums[key].own[role]
+
+
+def group_url(name: str, world, key: str, *, slug: str | None = None,
+              role: str = "member") -> str:
     group = world.groups[key]
     kwargs: dict = {"slug": slug or group.slug}
+    if name.startswith("forums:"):
+        return reverse(name, kwargs=kwargs | forum_kwargs(name, world, key, role))
     if name == "groups:invite":
         return reverse(name, kwargs={"token": world.invites[key].token})
     if name == "person":
@@ -155,6 +268,18 @@ def group_url(name: str, world, key: str, *, slug: str | None = None) -> str:
         )
         kwargs.update(message_id=message.pk)
     return reverse(name, kwargs=kwargs)
+
+
+def forum_kwargs(name: str, world, key: str, role: str) -> dict:
+    if name in ("forums:thread", "forums:reply", "forums:follow"):
+        return {"thread_id": forum_thread(world, key).pk}
+    if name == "forums:moderate_thread":
+        return {"thread_id": forum_thread(world, key).pk, "action": "pin"}
+    if name in ("forums:edit_post", "forums:delete_post"):
+        return {"post_id": _own_post(world, key, role).pk}
+    if name in ("forums:react", "forums:reactions", "forums:post_history"):
+        return {"post_id": _members_reply(world, key).pk}
+    return {}
 
 
 def where_to(outcome: str, group: Group | None) -> str:
@@ -175,6 +300,11 @@ def assert_outcome(response, outcome, group: Group | None = None) -> None:
     location = response["Location"]
     if outcome == LOGIN:
         assert location.startswith(reverse("account_login") + "?next=/"), location
+    elif outcome == THREAD:
+        forum = reverse("forums:index", kwargs={"slug": group.slug})
+        assert re.fullmatch(re.escape(forum) + r"t/\d+/(\?post=\d+#post-\d+)?", location), (
+            location
+        )
     else:
         assert location == where_to(outcome, group)
 
@@ -217,6 +347,31 @@ def _message_removed(world, key, role):
     assert ChatMessage.objects.get(group=world.groups[key]).status == "removed"
 
 
+def _followed(world, key, role):
+    follow = ThreadFollow.objects.get(thread=forum_thread(world, key),
+                                      user=world.people[key][role])
+    assert follow.following
+
+
+def _pinned(world, key, role):
+    assert Thread.objects.get(pk=forum_thread(world, key).pk).pinned
+    assert AuditEntry.objects.filter(group=world.groups[key], action="forum.thread_pinned",
+                                     actor=world.people[key][role]).count() == 1
+
+
+def _own_post_deleted(world, key, role):
+    post = Post.objects.get(pk=_own_post(world, key, role).pk)
+    assert post.deleted_at is not None and post.body == ""
+    assert Post.objects.filter(group=world.groups[key], deleted_at__isnull=False).count() == 1
+
+
+def _reacted(world, key, role):
+    given = Reaction.objects.filter(post=_members_reply(world, key),
+                                    user=world.people[key][role], kind="thanks")
+    # a muted member is sent back to the thread with a message; nothing is stored
+    assert given.count() == (0 if role == "muted" else 1)
+
+
 # What an allowed POST must have done.
 EFFECTS = {
     "groups:join": _joined,
@@ -225,18 +380,33 @@ EFFECTS = {
     "groups:member_action": _removed,
     "groups:revoke_invite": _revoked,
     "groups:remove_message": _message_removed,
+    "forums:follow": _followed,
+    "forums:moderate_thread": _pinned,
+    "forums:delete_post": _own_post_deleted,
+    "forums:react": _reacted,
 }
 
 
-def group_state(group: Group) -> tuple:
-    """Everything a refused request must leave exactly as it was."""
-    return (
+def group_state(group: Group, *, forum: bool = False) -> tuple:
+    """Everything a refused request must leave exactly as it was (for the forum routes,
+    what is in the forum)."""
+    shared = (AuditEntry.objects.filter(group=group).count(), Notification.objects.count())
+    if forum:
+        return shared + (
+            sorted(Thread.objects.filter(group=group)
+                   .values_list("pk", "title", "pinned", "locked", "status", "reply_count")),
+            sorted(Post.objects.filter(group=group)
+                   .values_list("pk", "body", "status", "deleted_at", "edited_at")),
+            sorted(Reaction.objects.filter(post__group=group)
+                   .values_list("pk", "user_id", "kind")),
+            sorted(ThreadFollow.objects.filter(thread__group=group)
+                   .values_list("pk", "user_id", "following", "last_read_at")),
+        )
+    return shared + (
         sorted(Membership.objects.filter(group=group)
                .values_list("pk", "user_id", "status", "role", "answers")),
         sorted(Invite.objects.filter(group=group).values_list("pk", "revoked_at", "uses")),
         sorted(ChatMessage.objects.filter(group=group).values_list("pk", "status")),
-        AuditEntry.objects.filter(group=group).count(),
-        Notification.objects.count(),
     )
 
 
@@ -267,13 +437,16 @@ def test_group_route_access(web, as_, world, name, privacy, role):
     method, table = GROUP_ROUTES[name]
     expected = table[privacy][role]
     group = world.groups[privacy]
-    url = group_url(name, world, privacy)
+    url = group_url(name, world, privacy, role=role)
     as_(world.people[privacy][role])
-    before = group_state(group) if method == "post" else None
+    forum = name.startswith("forums:")
+    before = group_state(group, forum=forum) if method == "post" else None
     response = getattr(web, method)(url, POST_DATA.get(name, {}))
     assert_outcome(response, expected, group)
-    if method == "post" and expected in (LOGIN, 403, 404):
-        assert group_state(group) == before, "a refused request changed something"
+    # Sent home from the forum means "join to read", never done.
+    refused = expected in (LOGIN, 403, 404) or (forum and expected == HOME)
+    if method == "post" and refused:
+        assert group_state(group, forum=forum) == before, "a refused request changed something"
     elif method == "post":
         EFFECTS[name](world, privacy, role)
 
@@ -310,9 +483,105 @@ POST_ONLY = [name for name, (method, _t) in GROUP_ROUTES.items() if method == "p
 def test_post_only_group_routes_refuse_get(web, as_, world, name):
     as_(world.people[APPROVAL]["owner"])
     url = group_url(name, world, APPROVAL)
-    before = group_state(world.groups[APPROVAL])
+    forum = name.startswith("forums:")
+    before = group_state(world.groups[APPROVAL], forum=forum)
     assert web.get(url).status_code == 405
-    assert group_state(world.groups[APPROVAL]) == before
+    assert group_state(world.groups[APPROVAL], forum=forum) == before
+
+
+# Writing in the forum: the same pages, POSTed. Refusals store nothing.
+FORUM_WRITES = {
+    "forums:new_thread": content_then(THREAD, muted=404),
+    "forums:reply": content_then(THREAD, muted=404),
+}
+FORUM_WRITE_MATRIX = [
+    pytest.param(name, privacy, role, id=f"{name}-post-{privacy}-{role}")
+    for name in FORUM_WRITES
+    for privacy in ACTIVE_KEYS
+    for role in ROLES
+]
+
+
+@pytest.mark.parametrize(("name", "privacy", "role"), FORUM_WRITE_MATRIX)
+def test_forum_write_access(web, as_, world, name, privacy, role):
+    expected = FORUM_WRITES[name][privacy][role]
+    group = world.groups[privacy]
+    thread = forum_thread(world, privacy)
+    url = group_url(name, world, privacy, role=role)
+    words = f"Written by {role} in the {privacy} group"
+    data = {"body": words}
+    if name == "forums:new_thread":
+        data.update(title=words, category=thread.category_id)
+    as_(world.people[privacy][role])
+    before = group_state(group, forum=True)
+    response = web.post(url, data)
+    assert_outcome(response, expected, group)
+    if expected == THREAD:
+        post = Post.objects.get(group=group, body=words)
+        assert post.author == world.people[privacy][role]
+        if name == "forums:reply":
+            assert post.thread == thread and post.parent == _opening(thread)
+        else:
+            assert post.thread.title == words and post.parent is None
+    else:
+        assert group_state(group, forum=True) == before, "a refused request changed something"
+
+
+# Ids from another group, under the slug of a group the person moderates: always 404.
+ID_ROUTES = [name for name in FORUM_ROUTES if name not in (
+    "forums:index", "forums:new_thread", "forums:search", "forums:categories")]
+
+
+@pytest.mark.parametrize("name", ID_ROUTES)
+def test_forum_ids_of_another_group_are_404(web, as_, world, name):
+    method = GROUP_ROUTES[name][0]
+    mine = world.groups[APPROVAL]
+    as_(world.people[APPROVAL]["owner"])  # owns this group, not the open one
+    url = reverse(name, kwargs={"slug": mine.slug} | forum_kwargs(name, world, OPEN, "member"))
+    before = [group_state(g, forum=True) for g in (mine, world.groups[OPEN])]
+    response = getattr(web, method)(url, POST_DATA.get(name, {}))
+    assert response.status_code == 404
+    assert [group_state(g, forum=True) for g in (mine, world.groups[OPEN])] == before
+
+
+SEARCH_WORD = "Lanternfish"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_site_search_finds_only_what_the_person_may_read(web, as_, world, role):
+    """Search never shows words from a group the person may not read (CONTRACT.md)."""
+    for key in world.groups:
+        thread = forum_thread(world, key)
+        _forum_post(thread, world.people[key]["member"],
+                    f"{SEARCH_WORD} notes from the {key} world group", _opening(thread))
+    person = world.people[OPEN][role]
+    as_(person)
+    response = web.get("/search/", {"q": SEARCH_WORD.lower()})
+    if person is None:
+        assert_outcome(response, LOGIN)
+        return
+    body = response.content.decode()
+    assert response.status_code == 200
+    readable = {"member", "muted", "welcomer", "moderator", "owner"}
+    for key in world.groups:
+        # Only the open group has this person in it; the others are foreign to them.
+        expected = key == OPEN and role in readable
+        assert (f"notes from the {key} world group" in body) == expected, key
+
+
+@pytest.mark.parametrize("key", ["pending", "declined"])
+@pytest.mark.parametrize("role", ["owner", "moderator", "member", "staff"])
+def test_forum_of_a_group_waiting_for_site_approval(web, as_, world, key, role):
+    """Only the founder may use the forum of a group the site has not approved (yet)."""
+    group = world.groups[key]
+    thread = forum_thread(world, key)
+    as_(world.people[key][role])
+    index = web.get(reverse("forums:index", kwargs={"slug": group.slug}))
+    page = web.get(reverse("forums:thread", kwargs={"slug": group.slug,
+                                                    "thread_id": thread.pk}))
+    found = web.get(reverse("forums:search", kwargs={"slug": group.slug}), {"q": "hello"})
+    wanted = 200 if role == "owner" else 404
+    assert (index.status_code, page.status_code, found.status_code) == (wanted,) * 3
 
 
 def test_notifications_read_refuses_get(web, as_, world):

@@ -140,6 +140,7 @@ class Command(BaseCommand):
         for name, role in (("Mo", "moderator"), ("Wren", "welcomer"), ("Sam", "member"),
                            ("Priya", "member")):
             self._ensure_member(group, people[name], role, founder)
+        self._ensure_conversation(group, people)
         if spec["slug"] == "type-1-diabetes":
             alex = people["Alex"]
             if not Membership.objects.filter(user=alex, group=group).exists():
@@ -148,6 +149,32 @@ class Command(BaseCommand):
                     answers=["Someone to talk to who gets it.", "Myself, for 12 years."],
                 )
         return group
+
+    def _ensure_conversation(self, group: Group, people: dict) -> None:
+        """A little chat history and a forum thread, so the demo doesn't feel empty."""
+        from forums.models import Category, Thread
+        from forums.services import reply, start_thread
+
+        lines = [
+            ("Sam", "Morning all. Rough night, but the tea is helping."),
+            ("Priya", "Sending support, Sam. Anyone else up early?"),
+            ("Wren", "Welcome to everyone new this week! Say hello when you're ready."),
+        ]
+        for n, (name, body) in enumerate(lines):
+            services.post_chat_message(actor=people[name], group=group, body=body,
+                                       client_id=f"demo-{group.slug}-{n}")
+        if Thread.objects.filter(group=group).exists():
+            return
+        category = Category.objects.filter(group=group).first()
+        thread = start_thread(
+            actor=people["Sam"], group=group, category=category,
+            title="What helped you most in your first month?",
+            body="I'm quite new to all this. What made the biggest difference for you "
+            "early on?",
+        )
+        reply(actor=people["Priya"], thread=thread,
+              body="Honestly, finding this group. And writing my questions down before "
+              "appointments.")
 
     def _ensure_member(self, group: Group, person, role: str, founder) -> None:
         row = Membership.objects.filter(user=person, group=group).first()

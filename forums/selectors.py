@@ -1,0 +1,181 @@
+"""Reads shaped for forum pages; each page costs a fixed number of queries."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from django.db import connection
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.utils.html import escape
+
+from community import policy
+from community.text import strip_controls
+from forums.models import Category, Post, Reaction, Thread, ThreadFollow
+
+THREADS_PER_PAGE = 25
+POSTS_PER_PAGE = 20
+SHOWN_DEPTH = 4  # deeper replies are drawn flat, with "in reply to"
+MARK_START, MARK_STOP = "\x02", "\x03"  # never typed by people; swapped for <mark> after escaping
+
+
+def highlight(snippet: str) -> str:
+    """Escape a search snippet, then turn the match markers into <mark> tags."""
+    return (
+        escape(snippet).replace(MARK_START, "<mark>").replace(MARK_STOP, "</mark>")
+    )
+
+
+def plain_snippet(body: str, terms: list[str], width: int = 90) -> str:
+    """A snippet around the first matching term, for databases without full-text search."""
+    body = strip_controls(body)
+    lowered = body.lower()
+    hits = [lowered.find(t.lower()) for t in terms if lowered.find(t.lower()) >= 0]
+    start = max(0, min(hits) - width // 2) if hits else 0
+    text = body[start:start + width * 2]
+    for term in terms:
+        text = re.sub(f"({re.escape(term)})", MARK_START + r"\1" + MARK_STOP, text,
+                      flags=re.IGNORECASE)
+    return ("…" if start else "") + text + ("…" if start + width * 2 < len(body) else "")
+
+
+def categories(group) -> QuerySet[Category]:
+    return Category.objects.filter(group=group).annotate(
+        thread_count=Count("threads", filter=Q(threads__status=Thread.Status.VISIBLE))
+    )
+
+
+def thread_listing(user, group, *, category: Category | None = None) -> QuerySet[Thread]:
+    threads = Thread.objects.filter(group=group)
+    if not policy.can_moderate(user, group):
+        threads = threads.filter(status=Thread.Status.VISIBLE)
+    if category is not None:
+        threads = threads.filter(category=category)
+    last_read = ThreadFollow.objects.filter(thread=OuterRef("pk"), user=user).values(
+        "last_read_at"
+    )[:1]
+    return (
+        threads.select_related("category", "author")
+        .annotate(last_read_at=Subquery(last_read))
+        .order_by("-pinned", "-last_post_at", "-pk")
+    )
+
+
+def visible_posts(user, thread: Thread) -> QuerySet[Post]:
+    """Posts a reader sees: moderators see all; others see published posts and their own
+    posts that are hidden while moderators take a look."""
+    posts = Post.objects.filter(thread=thread)
+    if policy.can_moderate(user, thread.group):
+        return posts
+    mine = Q(status=Post.Status.HIDDEN, author=user) if user.is_authenticated else Q(pk=None)
+    return posts.filter(Q(status=Post.Status.PUBLISHED) | mine)
+
+
+def thread_posts(user, thread: Thread, *, order: str) -> QuerySet[Post]:
+    ordering = ("id",) if order == "time" else ("tree_key",)
+    return (
+        visible_posts(user, thread)
+        .select_related("author", "parent__author")
+        .order_by(*ordering)
+    )
+
+
+def page_of_post(user, thread: Thread, post_id: int, *, order: str) -> int:
+    """Which page a post is on, so links to it land in the right place."""
+    posts = visible_posts(user, thread)
+    target = posts.filter(pk=post_id).values("tree_key", "id").first()
+    if target is None:
+        return 1
+    if order == "time":
+        before = posts.filter(id__lt=target["id"]).count()
+    else:
+        before = posts.filter(tree_key__lt=target["tree_key"]).count()
+    return before // POSTS_PER_PAGE + 1
+
+
+def reactions_for(user, posts: list[Post]) -> tuple[dict, dict]:
+    """Counts per post and kind, and which the viewer gave: two queries for the page."""
+    ids = [p.pk for p in posts]
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    for row in (
+        Reaction.objects.filter(post_id__in=ids).values("post_id", "kind")
+        .annotate(n=Count("id")).order_by()
+    ):
+        counts[row["post_id"]][row["kind"]] = row["n"]
+    mine: dict[int, set[str]] = defaultdict(set)
+    for post_id, kind in Reaction.objects.filter(post_id__in=ids, user=user).values_list(
+        "post_id", "kind"
+    ):
+        mine[post_id].add(kind)
+    return counts, mine
+
+
+def follow_state(user, thread: Thread) -> tuple[bool, object]:
+    """(following, last_read_at) for this reader and thread, in one query."""
+    row = ThreadFollow.objects.filter(thread=thread, user=user).values_list(
+        "following", "last_read_at"
+    ).first()
+    return (row[0], row[1]) if row else (False, None)
+
+
+def reactors(post: Post) -> QuerySet:
+    return Reaction.objects.filter(post=post).select_related("user").order_by("kind", "id")
+
+
+def search_posts(user, query: str, *, group=None, full_text: bool | None = None
+                 ) -> QuerySet[Post]:
+    """Posts matching `query` in groups the person may read; never hidden, removed or
+    deleted ones. Ranked full-text search with snippets on PostgreSQL, a plain
+    contains-match elsewhere."""
+    groups = policy.readable_group_ids(user)
+    posts = Post.objects.filter(
+        group_id__in=groups,
+        status=Post.Status.PUBLISHED,
+        deleted_at__isnull=True,
+        thread__status=Thread.Status.VISIBLE,
+    )
+    if group is not None:
+        posts = posts.filter(group=group)
+    posts = posts.select_related("thread", "group", "author")
+    if full_text is None:
+        full_text = connection.vendor == "postgresql"
+    if full_text:
+        from django.contrib.postgres.search import (
+            SearchHeadline,
+            SearchQuery,
+            SearchRank,
+            SearchVector,
+        )
+
+        # The title counts once, on the opening post, so a thread shows up once for it.
+        title = Case(When(parent__isnull=True, then=F("thread__title")), default=Value(""),
+                     output_field=CharField())
+        vector = SearchVector(title, weight="A", config="english") + SearchVector(
+            "body", weight="B", config="english"
+        )
+        search = SearchQuery(query, search_type="websearch", config="english")
+        return (
+            posts.annotate(document=vector, rank=SearchRank(vector, search))
+            .filter(document=search)
+            .annotate(snippet=SearchHeadline("body", search, config="english",
+                                             start_sel=MARK_START, stop_sel=MARK_STOP,
+                                             max_words=30, min_words=10))
+            .order_by("-rank", "-pk")
+        )
+    terms = [t for t in query.split() if t][:8]
+    for term in terms:
+        posts = posts.filter(
+            Q(body__icontains=term) | Q(parent__isnull=True, thread__title__icontains=term)
+        )
+    return posts.order_by("-pk")
