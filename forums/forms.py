@@ -7,7 +7,7 @@ from django import forms
 from forums.models import Category, Reaction
 from forums.services import MAX_BODY, MAX_TITLE, MAX_WARNING
 
-WARNING_HELP = ("Optional. If your post talks about something upsetting, say what, for "
+WARNING_HELP = ("If your post talks about something upsetting, say what, for "
                 "example \u201cmentions self-harm\u201d. Others will choose whether to open it.")
 BODY_HELP = "You can use **bold**, *italics*, lists and links. Pictures and HTML are not shown."
 

@@ -86,7 +86,7 @@ def thread_posts(user, thread: Thread, *, order: str) -> QuerySet[Post]:
     ordering = ("id",) if order == "time" else ("tree_key",)
     return (
         visible_posts(user, thread)
-        .select_related("author", "parent__author")
+        .select_related("author", "parent__author", "group")
         .order_by(*ordering)
     )
 

@@ -277,9 +277,13 @@ def manage_categories(request, slug: str):
     form = CategoryForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         category = None
-        if (request.POST.get("category") or "").isdigit():
-            category = Category.objects.filter(group=group,
-                                               pk=int(request.POST["category"])).first()
+        if request.POST.get("category"):
+            category_id = request.POST["category"]
+            category = Category.objects.filter(
+                group=group, pk=int(category_id) if category_id.isdigit() else 0
+            ).first()
+            if category is None:
+                raise Http404("Not found")
         try:
             services.save_category(actor=request.user, group=group, category=category,
                                    name=form.cleaned_data["name"],
