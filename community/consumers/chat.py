@@ -366,6 +366,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def notify_notification(self, event: dict) -> None:
         """Notifications have their own socket; the chat socket ignores them."""
 
+    async def notify_case(self, event: dict) -> None:
+        """Queue changes go to the notifications socket; the chat socket ignores them."""
+
     # --- helpers ----------------------------------------------------------------------------
 
     async def send_json(self, data: dict) -> None:

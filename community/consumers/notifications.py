@@ -49,6 +49,10 @@ class NotificationConsumer(AsyncWebsocketConsumer):
     async def notify_notification(self, event: dict) -> None:
         await self.send(text_data=json.dumps({"type": "notification", **event["notification"]}))
 
+    async def notify_case(self, event: dict) -> None:
+        """Live review-queue changes for moderators."""
+        await self.send(text_data=json.dumps({"type": "case", **event["case"]}))
+
     async def user_membership_changed(self, event: dict) -> None:
         """Chat sockets act on this; the notifications socket has nothing to close."""
 

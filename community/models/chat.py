@@ -24,6 +24,7 @@ class ChatMessage(models.Model):
     class Status(models.TextChoices):
         PUBLISHED = "published", "Published"
         HELD = "held", "Held for a moderator"
+        HIDDEN = "hidden", "Hidden while moderators take a look"
         REMOVED = "removed", "Removed by a moderator"
 
     group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="chat_messages")

@@ -43,6 +43,10 @@ class Group(models.Model):
     privacy = models.CharField(max_length=10, choices=Privacy.choices, default=Privacy.APPROVAL)
     rules = models.TextField(max_length=4000, blank=True)
     welcome_message = models.TextField(max_length=2000, blank=True)
+    moderator_guidelines = models.TextField(
+        max_length=8000, blank=True,
+        help_text="Only moderators see these. The site's guidance is shown with them.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -127,6 +131,9 @@ class Membership(models.Model):
     )
     decision_message = models.TextField(max_length=1000, blank=True)
     muted_until = models.DateTimeField(null=True, blank=True)
+    on_duty = models.BooleanField(
+        default=True, help_text="Moderators off duty get no pushes about new cases."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

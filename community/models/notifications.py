@@ -25,6 +25,10 @@ class Notification(models.Model):
         MUTED = "muted", "Muted in a group"
         FORUM_REPLY = "forum_reply", "Reply in the forum"
         FORUM_MENTION = "forum_mention", "Mentioned in the forum"
+        NEW_CASE = "new_case", "Case for moderators"
+        CASE_DECISION = "case_decision", "A moderator's decision"
+        FLAG_REVIEWED = "flag_reviewed", "Your flag was looked at"
+        APPEAL = "appeal", "Appeal"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"

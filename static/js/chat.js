@@ -88,6 +88,19 @@ if (root) {
     body.className = "chat-body";
     body.innerHTML = message.body_html; // sanitised on the server by the one allow-list
     li.append(meta, body);
+    if (message.author.id !== myId) {
+      const flag = document.createElement("p");
+      flag.className = "chat-flag";
+      const link = document.createElement("a");
+      link.href = `/moderation/flag/chat_message/${message.id}/`;
+      link.textContent = "Flag";
+      const hidden = document.createElement("span");
+      hidden.className = "visually-hidden";
+      hidden.textContent = " this message";
+      link.append(hidden);
+      flag.append(link);
+      li.append(flag);
+    }
     return li;
   }
 

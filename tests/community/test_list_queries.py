@@ -111,7 +111,7 @@ PAGES = {
     "banned": (banned, 15, "Lift the ban", 50),
     "log": (audit_log, 15, "Reason ", 50),
     "notifications": (notifications, 13, "Someone has asked to join", 30),
-    "moderation": (moderation_queue, 12, "join request", 25),
+    "moderation": (moderation_queue, 16, "join request", 25),
 }
 
 

@@ -14,9 +14,9 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from community.models import ChatMessage, Group, Invite, Membership, Notification
+from community.models import ChatMessage, Group, Invite, Membership, Notification, User
 from forums.models import TREE_KEY_WIDTH, Category, Post, Reaction, Thread, ThreadFollow
-from moderation.models import AuditEntry
+from moderation.models import Appeal, AuditEntry, Case, Flag
 from tests.community.conftest import ACTIVE_KEYS
 from tests.conftest import ROLES, add_membership
 
@@ -34,6 +34,9 @@ INVITES = "invites"
 CHAT = "chat"
 NOTES = "notifications"
 THREAD = "thread"  # a forum thread page of the group (any ?post= and #fragment)
+QUEUE = "queue"  # the moderation queue
+CASE = "case"  # a moderation case page, of a case of this group
+APPEAL = "appeal"  # the author's page about a decision on a case of this group
 
 
 def row(*values) -> dict:
@@ -70,6 +73,11 @@ def content_then(done, *, muted=None) -> dict:
             table[privacy]["muted"] = muted
     return table
 
+
+# Anyone who can see an item may flag it; no one else learns that it exists. Site staff
+# read a group's content only as its members (they have the case pages).
+FLAG_PAGE = every_privacy(row(LOGIN, 404, 404, 404, 200, 200, 200, 200, 200, 404, 404, 404))
+APPEAL_PAGE = every_privacy(row(LOGIN, 404, 404, 404, 200, 404, 404, 404, 404, 404, 404, 404))
 
 # Writing in the forum (starting a thread, replying, editing) needs the right to post: a
 # muted member reads but gets 404 for the pages that write.
@@ -133,6 +141,22 @@ GROUP_ROUTES = {
     "forums:categories": ("get", MODERATOR_PAGE),
     "forums:moderate_thread": ("post", moderator_post(THREAD)),
     "forums:post_history": ("get", MODERATOR_PAGE),
+    # Moderation cases (see `build_cases`): moderator pages and acts, 404 to everyone else,
+    # anonymous included, as for the group's other moderator pages (CONTRACT.md).
+    "moderation:case": ("get", MODERATOR_PAGE),
+    "moderation:claim": ("post", moderator_post(CASE)),
+    "moderation:decide": ("post", moderator_post(QUEUE)),
+    "moderation:decide_appeal": ("post", moderator_post(CASE)),
+    # Being on duty belongs to a membership: site staff who are not in the group have none.
+    "moderation:duty": ("post", every_privacy(
+        row(404, 404, 404, 404, 404, 404, 404, QUEUE, QUEUE, 404, 404, 404)
+    )),
+    # The author's own page about a decision: theirs alone (moderators use the case page).
+    # Anonymous is asked to log in, as for the other personal pages: that says nothing.
+    "moderation:appeal": ("get", APPEAL_PAGE),
+    # Flagging the plain member's chat message (other kinds: `test_flag_page_access`).
+    "moderation:flag": ("get", FLAG_PAGE),
+    "moderation:guidelines": ("get", MODERATOR_PAGE),
 }
 
 # Pages that belong to no group: (method, path, outcome for anonymous, for anyone signed in)
@@ -150,6 +174,7 @@ SITE_ROUTES = {
     "groups:list": ("get", "/groups/", 200, 200),
     "groups:new": ("get", "/groups/new/", LOGIN, 200),
     "moderation:queue": ("get", "/moderation/", LOGIN, 200),
+    "moderation:dashboard": ("get", "/moderation/dashboard/", LOGIN, 200),
     "search": ("get", "/search/?q=hello", LOGIN, 200),
 }
 
@@ -161,10 +186,19 @@ POST_DATA = {
     "forums:follow": {"following": "1"},
     "forums:moderate_thread": {"reason": "Useful for everyone."},
     "forums:react": {"kind": "thanks"},
+    "moderation:decide": {"decision": "hide", "reason": "Please keep adverts out.",
+                          "version": 1},
+    "moderation:decide_appeal": {"outcome": "uphold", "reason": "It was an advert."},
+    "moderation:duty": {"on_duty": "0"},
+    "moderation:flag": {"reason": "spam", "note": "Selling something"},
+    "moderation:appeal": {"note": "It was not an advert, I was sharing a helpful leaflet."},
 }
 
+MODERATION_SLUG_ROUTES = ("moderation:duty", "moderation:guidelines")
 SLUG_ROUTES = [name for name in GROUP_ROUTES if name.startswith(("groups:", "forums:"))
-               and name != "groups:invite"]
+               and name != "groups:invite"] + list(MODERATION_SLUG_ROUTES)
+CASE_ROUTES = ["moderation:case", "moderation:claim", "moderation:decide",
+               "moderation:decide_appeal", "moderation:appeal"]
 FORUM_ROUTES = [name for name in GROUP_ROUTES if name.startswith("forums:")]
 
 
@@ -229,6 +263,81 @@ def forums(world, django_db_blocker):
     return world.forums
 
 
+@dataclass
+class CaseBits:
+    """One group's moderation cases in the world, all about the plain member's words.
+
+    `open` is their chat message, flagged as spam by the welcomer and waiting; `decided` is
+    their forum reply, hidden by a moderator who has since gone; `appealed` is their
+    profile, hidden by that moderator too, and appealed by them.
+    """
+
+    message: ChatMessage
+    open: Case
+    decided: Case
+    appealed: Case
+
+
+def build_cases(world) -> dict[str, CaseBits]:
+    now = timezone.now()
+    cases = {}
+    for key, group in world.groups.items():
+        people = world.people[key]
+        member = people["member"]
+        former = User.objects.create_user(email=f"former.{group.slug}@example.org",
+                                          display_name=f"Former moderator {key}")
+        message = _chat_message(group, member)
+        waiting = Case.objects.create(group=group, kind="chat_message", chat_message=message,
+                                      author=member, score=25, flag_count=1)
+        Flag.objects.create(case=waiting, flagger=people["welcomer"], reason="spam",
+                            note="Looks like an advert")
+        resolved = {"status": "resolved", "decision": "hide", "resolved_by": former,
+                    "resolved_at": now, "decision_reason": "Adverts are not allowed here.",
+                    "author": member, "group": group, "version": 3}
+        decided = Case.objects.create(kind="post", post=world.forums[key].members_reply,
+                                      **resolved)
+        appealed = Case.objects.create(kind="profile", profile=member, **resolved)
+        Appeal.objects.create(case=appealed, author=member, note="Please look again.",
+                              assigned_to=people["moderator"])
+        cases[key] = CaseBits(message, waiting, decided, appealed)
+    return cases
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cases(world, forums, django_db_blocker):
+    """Moderation cases for the world, made once inside its module transaction."""
+    with django_db_blocker.unblock():
+        world.cases = build_cases(world)
+    return world.cases
+
+
+FLAG_KINDS = ("chat_message", "post", "thread", "profile")
+
+
+def flag_url(world, key: str, kind: str = "chat_message") -> str:
+    """Flagging something of the group: the plain member's words, or the owner's thread."""
+    if kind == "chat_message":
+        item = world.cases[key].message.pk
+    elif kind == "post":
+        item = world.forums[key].members_reply.pk
+    elif kind == "thread":
+        item = world.forums[key].thread.pk
+    else:
+        item = world.people[key]["member"].pk
+    url = reverse("moderation:flag", kwargs={"kind": kind, "item_id": item})
+    return url + (f"?group={world.groups[key].slug}" if kind == "profile" else "")
+
+
+def moderation_url(name: str, world, key: str) -> str:
+    if name == "moderation:flag":
+        return flag_url(world, key)
+    bits = world.cases[key]
+    case = {"moderation:case": bits.open, "moderation:claim": bits.open,
+            "moderation:decide": bits.open, "moderation:decide_appeal": bits.appealed,
+            "moderation:appeal": bits.decided}[name]
+    return reverse(name, kwargs={"case_id": case.pk})
+
+
 def forum_thread(world, key: str) -> Thread:
     return world.forums[key].thread
 
@@ -250,6 +359,8 @@ def group_url(name: str, world, key: str, *, slug: str | None = None,
               role: str = "member") -> str:
     group = world.groups[key]
     kwargs: dict = {"slug": slug or group.slug}
+    if name.startswith("moderation:") and name not in MODERATION_SLUG_ROUTES:
+        return moderation_url(name, world, key)
     if name.startswith("forums:"):
         return reverse(name, kwargs=kwargs | forum_kwargs(name, world, key, role))
     if name == "groups:invite":
@@ -287,6 +398,8 @@ def where_to(outcome: str, group: Group | None) -> str:
         return reverse("groups:list")
     if outcome == NOTES:
         return reverse("notifications")
+    if outcome == QUEUE:
+        return reverse("moderation:queue")
     names = {HOME: "groups:home", MEMBERS: "groups:members", REQUESTS: "groups:requests",
              INVITES: "groups:invites", CHAT: "groups:chat"}
     return reverse(names[outcome], kwargs={"slug": group.slug})
@@ -305,6 +418,11 @@ def assert_outcome(response, outcome, group: Group | None = None) -> None:
         assert re.fullmatch(re.escape(forum) + r"t/\d+/(\?post=\d+#post-\d+)?", location), (
             location
         )
+    elif outcome in (CASE, APPEAL):
+        suffix = "appeal/" if outcome == APPEAL else ""
+        found = re.fullmatch(r"/moderation/cases/(\d+)/" + suffix, location)
+        assert found, location
+        assert Case.objects.get(pk=found.group(1)).group_id == group.pk
     else:
         assert location == where_to(outcome, group)
 
@@ -372,8 +490,39 @@ def _reacted(world, key, role):
     assert given.count() == (0 if role == "muted" else 1)
 
 
+def _claimed(world, key, role):
+    case = Case.objects.get(pk=world.cases[key].open.pk)
+    assert (case.claimed_by, case.status, case.version) == (world.people[key][role], "open", 2)
+
+
+def _decided(world, key, role):
+    bits = world.cases[key]
+    case = Case.objects.get(pk=bits.open.pk)
+    assert (case.status, case.decision, case.resolved_by) == (
+        "resolved", "hide", world.people[key][role])
+    assert case.decision_reason == "Please keep adverts out."
+    assert ChatMessage.objects.get(pk=bits.message.pk).status == "hidden"
+
+
+def _appeal_decided(world, key, role):
+    appeal = Appeal.objects.get(case=world.cases[key].appealed)
+    assert (appeal.status, appeal.decided_by) == ("upheld", world.people[key][role])
+    assert Notification.objects.filter(user=world.people[key]["member"], kind="appeal").exists()
+
+
+def _off_duty(world, key, role):
+    row = Membership.objects.get(user=world.people[key][role], group=world.groups[key])
+    assert row.on_duty is False
+    assert AuditEntry.objects.filter(group=world.groups[key], action="moderator.duty",
+                                     actor=world.people[key][role]).count() == 1
+
+
 # What an allowed POST must have done.
 EFFECTS = {
+    "moderation:claim": _claimed,
+    "moderation:decide": _decided,
+    "moderation:decide_appeal": _appeal_decided,
+    "moderation:duty": _off_duty,
     "groups:join": _joined,
     "groups:leave": _left,
     "groups:decide": _approved,
@@ -387,10 +536,28 @@ EFFECTS = {
 }
 
 
-def group_state(group: Group, *, forum: bool = False) -> tuple:
+def moderation_state(group: Group) -> tuple:
+    return (
+        sorted(Case.objects.filter(group=group).values_list(
+            "pk", "status", "claimed_by_id", "decision", "decision_reason", "version",
+            "flag_count", "score", "urgent", "auto_hidden")),
+        sorted(Flag.objects.filter(case__group=group).values_list(
+            "pk", "case_id", "flagger_id", "reason", "note", "updated_at")),
+        sorted(Appeal.objects.filter(case__group=group).values_list(
+            "pk", "case_id", "status", "note", "decided_by_id")),
+        sorted(Membership.objects.filter(group=group).values_list("pk", "on_duty",
+                                                                  "muted_until")),
+        sorted(User.objects.filter(memberships__group=group).values_list("pk", "about")),
+    )
+
+
+def group_state(group: Group, *, forum: bool = False, moderation: bool = False) -> tuple:
     """Everything a refused request must leave exactly as it was (for the forum routes,
-    what is in the forum)."""
+    what is in the forum; for the moderation routes, everything)."""
     shared = (AuditEntry.objects.filter(group=group).count(), Notification.objects.count())
+    if moderation:
+        return (group_state(group) + group_state(group, forum=True)[len(shared):]
+                + moderation_state(group))
     if forum:
         return shared + (
             sorted(Thread.objects.filter(group=group)
@@ -408,6 +575,11 @@ def group_state(group: Group, *, forum: bool = False) -> tuple:
         sorted(Invite.objects.filter(group=group).values_list("pk", "revoked_at", "uses")),
         sorted(ChatMessage.objects.filter(group=group).values_list("pk", "status")),
     )
+
+
+def route_state(name: str, group: Group) -> tuple:
+    return group_state(group, forum=name.startswith("forums:"),
+                       moderation=name.startswith("moderation:"))
 
 
 @pytest.fixture
@@ -440,13 +612,13 @@ def test_group_route_access(web, as_, world, name, privacy, role):
     url = group_url(name, world, privacy, role=role)
     as_(world.people[privacy][role])
     forum = name.startswith("forums:")
-    before = group_state(group, forum=forum) if method == "post" else None
+    before = route_state(name, group) if method == "post" else None
     response = getattr(web, method)(url, POST_DATA.get(name, {}))
     assert_outcome(response, expected, group)
     # Sent home from the forum means "join to read", never done.
     refused = expected in (LOGIN, 403, 404) or (forum and expected == HOME)
     if method == "post" and refused:
-        assert group_state(group, forum=forum) == before, "a refused request changed something"
+        assert route_state(name, group) == before, "a refused request changed something"
     elif method == "post":
         EFFECTS[name](world, privacy, role)
 
@@ -483,10 +655,9 @@ POST_ONLY = [name for name, (method, _t) in GROUP_ROUTES.items() if method == "p
 def test_post_only_group_routes_refuse_get(web, as_, world, name):
     as_(world.people[APPROVAL]["owner"])
     url = group_url(name, world, APPROVAL)
-    forum = name.startswith("forums:")
-    before = group_state(world.groups[APPROVAL], forum=forum)
+    before = route_state(name, world.groups[APPROVAL])
     assert web.get(url).status_code == 405
-    assert group_state(world.groups[APPROVAL], forum=forum) == before
+    assert route_state(name, world.groups[APPROVAL]) == before
 
 
 # Writing in the forum: the same pages, POSTed. Refusals store nothing.
@@ -549,6 +720,128 @@ def test_forum_ids_of_another_group_are_404(web, as_, world, name):
     response = getattr(web, method)(url, POST_DATA.get(name, {}))
     assert response.status_code == 404
     assert [group_state(g, forum=True) for g in (mine, world.groups[OPEN])] == before
+
+
+# --- moderation: flags, appeals and cases beyond the matrix ---------------------------------
+
+FLAG_KIND_MATRIX = [
+    pytest.param(kind, privacy, role, id=f"flag-{kind}-{privacy}-{role}")
+    for kind in FLAG_KINDS if kind != "chat_message"  # the matrix above has the chat message
+    for privacy in ACTIVE_KEYS
+    for role in ROLES
+]
+
+
+@pytest.mark.parametrize(("kind", "privacy", "role"), FLAG_KIND_MATRIX)
+def test_flag_page_access(web, as_, world, kind, privacy, role):
+    as_(world.people[privacy][role])
+    response = web.get(flag_url(world, privacy, kind))
+    assert_outcome(response, FLAG_PAGE[privacy][role], world.groups[privacy])
+
+
+# Flagging the plain member's chat message (spam): they may not flag their own words.
+FLAG_POST = every_privacy(row(LOGIN, 404, 404, 404, 400, HOME, HOME, HOME, HOME, 404, 404, 404))
+APPEAL_POST = every_privacy(row(LOGIN, 404, 404, 404, APPEAL, 404, 404, 404, 404, 404, 404,
+                                404))
+MODERATION_WRITE_MATRIX = [
+    pytest.param(name, privacy, role, id=f"{name}-post-{privacy}-{role}")
+    for name in ("moderation:flag", "moderation:appeal")
+    for privacy in ACTIVE_KEYS
+    for role in ROLES
+]
+
+
+def _flagged(world, key, role):
+    person = world.people[key][role]
+    bits = world.cases[key]
+    case = Case.objects.get(chat_message=bits.message)
+    assert case.pk == bits.open.pk  # the flag joined the waiting case
+    flag = Flag.objects.get(case=case, flagger=person)
+    assert (flag.reason, flag.note) == ("spam", "Selling something")
+    assert flag.by_moderator == (role in ("moderator", "owner"))
+    # flagging again updates the welcomer's flag
+    assert case.flag_count == case.flags.count() == (1 if role == "welcomer" else 2)
+    # one flag from a moderator hides the message until someone looks
+    hidden = role in ("moderator", "owner")
+    assert case.auto_hidden is hidden
+    assert ChatMessage.objects.get(pk=bits.message.pk).status == (
+        "hidden" if hidden else "published")
+
+
+def _appealed(world, key, role):
+    people = world.people[key]
+    appeal = Appeal.objects.get(case=world.cases[key].decided)
+    assert appeal.author == people[role] == people["member"]
+    assert appeal.note == POST_DATA["moderation:appeal"]["note"]
+    assert appeal.assigned_to in (people["owner"], people["moderator"])
+    assert Notification.objects.filter(user=appeal.assigned_to, kind="appeal").count() == 1
+
+
+@pytest.mark.parametrize(("name", "privacy", "role"), MODERATION_WRITE_MATRIX)
+def test_moderation_write_access(web, as_, world, name, privacy, role):
+    """Flagging and appealing, POSTed: a refusal (or a flag of one's own words) stores
+    nothing."""
+    table = FLAG_POST if name == "moderation:flag" else APPEAL_POST
+    expected = table[privacy][role]
+    group = world.groups[privacy]
+    as_(world.people[privacy][role])
+    before = route_state(name, group)
+    response = web.post(group_url(name, world, privacy), POST_DATA[name])
+    assert_outcome(response, expected, group)
+    if expected in (HOME, APPEAL):
+        (_flagged if name == "moderation:flag" else _appealed)(world, privacy, role)
+    else:
+        assert route_state(name, group) == before, "a refused request changed something"
+
+
+def _case_request(web, name: str, case_id: int):
+    url = reverse(name, kwargs={"case_id": case_id})
+    if name in ("moderation:case", "moderation:appeal"):
+        return web.get(url)
+    return web.post(url, POST_DATA.get(name, {}))
+
+
+@pytest.mark.parametrize("name", CASE_ROUTES)
+@pytest.mark.parametrize("role", ["member", "moderator", "staff"])
+def test_unknown_case_is_404(web, as_, world, name, role):
+    as_(world.people[OPEN][role])
+    missing = (Case.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1000
+    assert _case_request(web, name, missing).status_code == 404
+
+
+@pytest.mark.parametrize("name", CASE_ROUTES)
+def test_cases_of_another_group_are_404(web, as_, world, name):
+    """A moderator acting on a case outside their groups: 404, and nothing changes."""
+    as_(world.people[APPROVAL]["owner"])  # owns this group, not the open one
+    bits = world.cases[OPEN]
+    case = bits.appealed if name == "moderation:decide_appeal" else bits.open
+    groups = [world.groups[APPROVAL], world.groups[OPEN]]
+    before = [route_state(name, g) for g in groups]
+    assert _case_request(web, name, case.pk).status_code == 404
+    assert [route_state(name, g) for g in groups] == before
+
+
+@pytest.mark.parametrize("kind", FLAG_KINDS)
+def test_flagging_under_another_groups_name_is_404(web, as_, world, kind):
+    """The item belongs to the open group; the person is the approval group's owner, and
+    names their own group where a flag takes one (profiles)."""
+    as_(world.people[APPROVAL]["owner"])
+    url = flag_url(world, OPEN, kind).split("?")[0] + f"?group={world.groups[APPROVAL].slug}"
+    groups = [world.groups[APPROVAL], world.groups[OPEN]]
+    before = [route_state("moderation:flag", g) for g in groups]
+    assert web.get(url).status_code == 404
+    assert web.post(url, POST_DATA["moderation:flag"]).status_code == 404
+    assert [route_state("moderation:flag", g) for g in groups] == before
+
+
+@pytest.mark.parametrize("key", ["pending", "declined"])
+@pytest.mark.parametrize(("role", "status"), [("owner", 200), ("moderator", 404),
+                                              ("staff", 200), ("member", 404)])
+def test_cases_of_a_group_waiting_for_site_approval(web, as_, world, key, role, status):
+    """Only the founder and site staff moderate a group the site has not approved (yet)."""
+    as_(world.people[key][role])
+    url = reverse("moderation:case", kwargs={"case_id": world.cases[key].open.pk})
+    assert web.get(url).status_code == status
 
 
 SEARCH_WORD = "Lanternfish"

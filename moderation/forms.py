@@ -1,0 +1,72 @@
+"""Moderation forms."""
+
+from __future__ import annotations
+
+from django import forms
+
+from moderation.models import Case, Flag
+
+REASON_TEMPLATES = (
+    "This gives medical advice that could hurt someone. Please share your own experience "
+    "and suggest talking to a GP or pharmacist instead.",
+    "This is unkind to another member. Please be respectful: everyone here is going through "
+    "something hard.",
+    "This shares someone's personal details. Please keep contact details private.",
+    "This is advertising, which isn't allowed in the group.",
+)
+
+
+class FlagForm(forms.Form):
+    reason = forms.ChoiceField(label="What worries you about it?", choices=Flag.Reason.choices,
+                               widget=forms.RadioSelect)
+    note = forms.CharField(
+        label="Anything the moderators should know?", max_length=1000, required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Only moderators see this, and who flagged. The author is never told "
+        "it was you. Needed if you chose \u201cSomething else\u201d.",
+    )
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(label="Decision", choices=Case.Decision.choices,
+                                 widget=forms.RadioSelect, required=False)
+    outcome = forms.ChoiceField(label="Appeal outcome", required=False, widget=forms.RadioSelect,
+                                choices=[("uphold", "The decision stands"),
+                                         ("overturn", "Change the decision back")])
+    mute_hours = forms.TypedChoiceField(
+        label="If muting, for how long?", coerce=int, required=False, empty_value=24,
+        choices=[(1, "1 hour"), (24, "1 day"), (168, "1 week")], initial=24,
+    )
+    reason = forms.CharField(
+        label="Reason (the author will see this)", max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Please give a reason. The author will see it."},
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, appeal: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.appeal = appeal
+        if appeal:
+            for name in ("decision", "mute_hours", "version"):
+                del self.fields[name]
+            self.fields["outcome"].required = True
+            self.fields["reason"].label = "Reason (the author will see this)"
+        else:
+            del self.fields["outcome"]
+            self.fields["decision"].required = True
+
+
+class AppealForm(forms.Form):
+    note = forms.CharField(
+        label="Why do you think the decision was wrong?", max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="A different moderator will read this. You can appeal once.",
+    )
+
+
+class GuidelinesForm(forms.Form):
+    text = forms.CharField(
+        label="Your group's own guidelines for moderators", max_length=8000, required=False,
+        widget=forms.Textarea(attrs={"rows": 10}),
+    )

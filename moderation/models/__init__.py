@@ -1,0 +1,6 @@
+"""Moderation records: the append-only audit log, and review cases built from flags."""
+
+from moderation.models.audit import AppendOnlyError, AuditEntry, AuditEntryQuerySet
+from moderation.models.cases import Appeal, Case, Flag
+
+__all__ = ["Appeal", "AppendOnlyError", "AuditEntry", "AuditEntryQuerySet", "Case", "Flag"]

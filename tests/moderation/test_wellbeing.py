@@ -1,0 +1,57 @@
+"""Moderator wellbeing on the queue: who is on duty, cases handled this week, and a
+gentle prompt to step away after a run of urgent cases."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from community.models import Group, Membership
+from moderation.models import Case
+from moderation.selectors import on_duty_names, wellbeing
+from tests.conftest import add_membership
+
+
+@pytest.fixture
+def group_with_mods(make_user, make_group):
+    group = make_group(Group.Privacy.APPROVAL)
+    on, off = make_user("Olu On"), make_user("Fay Off")
+    add_membership(on, group, "approved", "moderator")
+    add_membership(off, group, "approved", "moderator", on_duty=False)
+    return group, on, off
+
+
+@pytest.mark.django_db
+def test_queue_lists_only_the_moderators_on_duty(client, group_with_mods):
+    group, on, off = group_with_mods
+    names = on_duty_names([group])[group.pk]
+    assert "Olu On" in names and "Fay Off" not in names
+    client.force_login(on)
+    body = client.get("/moderation/").content.decode()
+    assert "On duty:" in body and "Olu On" in body and "Fay Off" not in body
+
+
+@pytest.mark.django_db
+def test_going_off_duty_is_remembered_and_audited(client, group_with_mods):
+    from moderation.models import AuditEntry
+
+    group, on, _off = group_with_mods
+    client.force_login(on)
+    assert client.post(f"/moderation/duty/{group.slug}/", {"on_duty": "0"}).status_code == 302
+    assert Membership.objects.get(user=on, group=group).on_duty is False
+    assert AuditEntry.objects.filter(action="moderator.duty", actor=on).exists()
+    assert "Olu On" not in on_duty_names([group])[group.pk]
+    Membership.objects.filter(group=group).update(on_duty=False)
+    assert "nobody" in client.get("/moderation/").content.decode().split("On duty:")[1][:80]
+
+
+@pytest.mark.django_db
+def test_a_run_of_urgent_cases_suggests_a_break(group_with_mods):
+    group, on, _off = group_with_mods
+    now = timezone.now()
+    assert wellbeing(on, now)["suggest_break"] is False
+    for _ in range(3):
+        Case.objects.create(group=group, kind="profile", profile=None, urgent=True,
+                            status="resolved", resolved_by=on, resolved_at=now)
+    assert wellbeing(on, now)["suggest_break"] is True
+    assert wellbeing(on, now + timedelta(hours=3))["suggest_break"] is False
