@@ -130,10 +130,15 @@ def chat_before(group_id: int, *, before: int, limit: int = CHAT_PAGE):
     return list(reversed(rows[:limit])), len(rows) > limit
 
 
-def chat_page_messages(group_id: int, *, limit: int = CHAT_PAGE):
-    """The newest page as model objects, for the server-rendered chat page."""
+def chat_page_messages(group_id: int, *, limit: int = CHAT_PAGE, viewer=None):
+    """The newest page as model objects, for the server-rendered chat page. The viewer
+    also sees their own messages that are hidden while moderators take a look."""
+    visible = Q(status=ChatMessage.Status.PUBLISHED)
+    if viewer is not None and viewer.is_authenticated:
+        visible |= Q(status=ChatMessage.Status.HIDDEN, author=viewer)
     rows = list(
-        _published(group_id).select_related("author").order_by("-pk")[: limit + 1]
+        ChatMessage.objects.filter(visible, group_id=group_id).select_related("author")
+        .order_by("-pk")[: limit + 1]
     )
     return list(reversed(rows[:limit])), len(rows) > limit
 

@@ -37,10 +37,15 @@ class DecisionForm(forms.Form):
         label="If muting, for how long?", coerce=int, required=False, empty_value=24,
         choices=[(1, "1 hour"), (24, "1 day"), (168, "1 week")], initial=24,
     )
+    reason_template = forms.ChoiceField(
+        label="Start from a common reason (optional)", required=False,
+        choices=[("", "None: I'll write my own"), *[(str(i), text) for i, text in
+                                                   enumerate(REASON_TEMPLATES)]],
+        help_text="Used when the reason box below is left empty.",
+    )
     reason = forms.CharField(
-        label="Reason (the author will see this)", max_length=1000,
+        label="Reason (the author will see this)", max_length=1000, required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        error_messages={"required": "Please give a reason. The author will see it."},
     )
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
@@ -48,13 +53,22 @@ class DecisionForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.appeal = appeal
         if appeal:
-            for name in ("decision", "mute_hours", "version"):
+            for name in ("decision", "mute_hours", "version", "reason_template"):
                 del self.fields[name]
             self.fields["outcome"].required = True
             self.fields["reason"].label = "Reason (the author will see this)"
         else:
             del self.fields["outcome"]
             self.fields["decision"].required = True
+
+    def clean(self):
+        data = super().clean()
+        choice = data.get("reason_template")
+        if not (data.get("reason") or "").strip() and choice:
+            data["reason"] = REASON_TEMPLATES[int(choice)]
+        if not (data.get("reason") or "").strip():
+            self.add_error("reason", "Please give a reason. The author will see it.")
+        return data
 
 
 class AppealForm(forms.Form):
@@ -70,3 +84,4 @@ class GuidelinesForm(forms.Form):
         label="Your group's own guidelines for moderators", max_length=8000, required=False,
         widget=forms.Textarea(attrs={"rows": 10}),
     )
+

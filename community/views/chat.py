@@ -17,7 +17,7 @@ from community.views.groups import group_content, group_page_context
 
 
 def _page(request, group, *, draft: str = "", error: str = "", status: int = 200):
-    rows, more = selectors.chat_page_messages(group.pk)
+    rows, more = selectors.chat_page_messages(group.pk, viewer=request.user)
     context = group_page_context(
         request,
         group,

@@ -55,3 +55,48 @@ def test_a_run_of_urgent_cases_suggests_a_break(group_with_mods):
                             status="resolved", resolved_by=on, resolved_at=now)
     assert wellbeing(on, now)["suggest_break"] is True
     assert wellbeing(on, now + timedelta(hours=3))["suggest_break"] is False
+
+
+@pytest.mark.django_db
+def test_a_common_reason_can_be_chosen_instead_of_typed(client, group_with_mods, make_user):
+    from community.services.chat import post_chat_message
+    from moderation.forms import REASON_TEMPLATES
+    from moderation.services.cases import flag_content
+
+    group, on, _off = group_with_mods
+    author, flagger = make_user("Ari Author"), make_user("Fin Flagger")
+    add_membership(author, group, "approved")
+    add_membership(flagger, group, "approved")
+    message = post_chat_message(actor=author, group=group, body="Stop your insulin",
+                                client_id="t1").message
+    case = flag_content(actor=flagger, kind="chat_message", item_id=message.pk,
+                        reason="unsafe_advice")
+    client.force_login(on)
+    response = client.post(f"/moderation/cases/{case.pk}/decide/", {
+        "decision": "remove", "reason": "", "reason_template": "0", "version": case.version})
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert case.decision_reason == REASON_TEMPLATES[0]
+    empty = client.post(f"/moderation/cases/{case.pk}/decide/", {
+        "decision": "keep", "reason": "", "version": case.version})
+    assert empty.status_code == 400
+
+
+@pytest.mark.django_db
+def test_a_hidden_chat_message_stays_visible_to_its_author_with_a_note(client, make_user,
+                                                                       group_with_mods):
+    from community.models import ChatMessage
+    from community.services.chat import post_chat_message
+
+    group, _on, _off = group_with_mods
+    author, other = make_user("Ari Author"), make_user("Oli Other")
+    add_membership(author, group, "approved")
+    add_membership(other, group, "approved")
+    message = post_chat_message(actor=author, group=group, body="Something worrying",
+                                client_id="h1").message
+    ChatMessage.objects.filter(pk=message.pk).update(status="hidden")
+    client.force_login(author)
+    mine = client.get(f"/groups/{group.slug}/chat/").content.decode()
+    assert "Something worrying" in mine and "Hidden while moderators take a look" in mine
+    client.force_login(other)
+    assert "Something worrying" not in client.get(f"/groups/{group.slug}/chat/").content.decode()
