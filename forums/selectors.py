@@ -73,13 +73,13 @@ def thread_listing(user, group, *, category: Category | None = None) -> QuerySet
 
 
 def visible_posts(user, thread: Thread) -> QuerySet[Post]:
-    """Posts a reader sees: moderators see all; others see published posts and their own
-    posts that are hidden while moderators take a look."""
+    """Posts in a reader's thread page: moderators see all; others see published posts
+    and, in their place, hidden ones (the page shows only "hidden while moderators take a
+    look" unless the reader wrote it). Removed posts are gone for everyone else."""
     posts = Post.objects.filter(thread=thread)
     if policy.can_moderate(user, thread.group):
         return posts
-    mine = Q(status=Post.Status.HIDDEN, author=user) if user.is_authenticated else Q(pk=None)
-    return posts.filter(Q(status=Post.Status.PUBLISHED) | mine)
+    return posts.exclude(status=Post.Status.REMOVED)
 
 
 def thread_posts(user, thread: Thread, *, order: str) -> QuerySet[Post]:

@@ -110,6 +110,7 @@ def thread_detail(request, group, thread_id: int):
                      selectors.POSTS_PER_PAGE).get_page(page_number)
     posts = list(page.object_list)
     counts, mine = selectors.reactions_for(request.user, posts)
+    moderator = policy.can_moderate(request.user, group)
     shown_ids = {p.pk for p in posts}
     entries = []
     for post in posts:
@@ -121,6 +122,8 @@ def thread_detail(request, group, thread_id: int):
         )
         entries.append({
             "post": post, "indent": indent, "say_parent": say_parent,
+            "masked": post.status != Post.Status.PUBLISHED and not moderator
+            and post.author_id != request.user.pk,
             "counts": [(kind, label, counts[post.pk].get(kind, 0), kind in mine[post.pk])
                        for kind, label in Reaction.Kind.choices],
             "can_edit": policy.can_edit_post(request.user, post),

@@ -100,3 +100,23 @@ def test_a_hidden_chat_message_stays_visible_to_its_author_with_a_note(client, m
     assert "Something worrying" in mine and "Hidden while moderators take a look" in mine
     client.force_login(other)
     assert "Something worrying" not in client.get(f"/groups/{group.slug}/chat/").content.decode()
+
+
+@pytest.mark.django_db
+def test_others_see_a_placeholder_where_a_hidden_post_was(client, make_user, group_with_mods):
+    from forums.models import Post
+    from forums.services import create_default_categories, reply, start_thread
+
+    group, _on, _off = group_with_mods
+    create_default_categories(group)
+    author, other = make_user("Ari Author"), make_user("Oli Other")
+    add_membership(author, group, "approved")
+    add_membership(other, group, "approved")
+    thread = start_thread(actor=other, group=group, category=group.forum_categories.first(),
+                          title="Check-in", body="How is everyone?")
+    post = reply(actor=author, thread=thread, body="Quarantined words")
+    Post.objects.filter(pk=post.pk).update(status="hidden")
+    client.force_login(other)
+    page = client.get(f"/groups/{group.slug}/forum/t/{thread.pk}/").content.decode()
+    assert "Quarantined words" not in page
+    assert "Hidden while moderators take a look" in page
