@@ -52,6 +52,25 @@ def _preview(request, form) -> str:
     return ""
 
 
+def _compose(request, group, form, *, save, done: str, template: str, **context):
+    """The one shape of every writing page: preview; or save and go to the result; or
+    show the form again with what was typed and why it wasn't saved."""
+    preview = ""
+    if request.method == "POST":
+        preview = _preview(request, form)
+        if form.is_valid() and not preview:
+            try:
+                url = save(form.cleaned_data)
+            except ValidationError as error:
+                add_errors(form, error)
+            else:
+                messages.success(request, done)
+                return redirect(url)
+    status = 400 if request.method == "POST" and form.errors else 200
+    return render(request, template, group_page_context(
+        request, group, form=form, preview=preview, **context), status=status)
+
+
 @group_content
 def forum_index(request, group):
     category = None
@@ -76,26 +95,16 @@ def new_thread(request, group):
         raise Http404("Not found")
     form = ThreadForm(request.POST or None, group=group,
                       initial={"category": request.GET.get("category")})
-    preview = ""
-    if request.method == "POST":
-        preview = _preview(request, form)
-        if form.is_valid() and not preview:
-            data = form.cleaned_data
-            try:
-                thread = services.start_thread(
-                    actor=request.user, group=group, category=data["category"],
-                    title=data["title"], body=data["body"],
-                    content_warning=data["content_warning"],
-                )
-            except ValidationError as error:
-                add_errors(form, error)
-            else:
-                messages.success(request, "Your thread is up. Thank you for sharing.")
-                return redirect(services.thread_url(thread))
-    status = 400 if request.method == "POST" and form.errors else 200
-    return render(request, "forums/thread_form.html",
-                  group_page_context(request, group, form=form, preview=preview),
-                  status=status)
+
+    def save(data) -> str:
+        thread = services.start_thread(
+            actor=request.user, group=group, category=data["category"], title=data["title"],
+            body=data["body"], content_warning=data["content_warning"],
+        )
+        return services.thread_url(thread)
+
+    return _compose(request, group, form, save=save, template="forums/thread_form.html",
+                    done="Your thread is up. Thank you for sharing.")
 
 
 @group_content
@@ -158,23 +167,14 @@ def reply_to(request, group, thread_id: int):
         quoted = "\n".join(f"> {line}" for line in parent.body.splitlines())
         initial["body"] = f"> **{name}** wrote:\n{quoted}\n\n"
     form = ReplyForm(request.POST or None, initial=initial)
-    preview = ""
-    if request.method == "POST":
-        preview = _preview(request, form)
-        if form.is_valid() and not preview:
-            try:
-                post = services.reply(actor=request.user, thread=thread, parent=parent,
-                                      body=form.cleaned_data["body"],
-                                      content_warning=form.cleaned_data["content_warning"])
-            except ValidationError as error:
-                add_errors(form, error)
-            else:
-                messages.success(request, "Your reply is posted.")
-                return redirect(services.thread_url(thread, post))
-    status = 400 if request.method == "POST" and form.errors else 200
-    return render(request, "forums/reply.html", group_page_context(
-        request, group, thread=thread, parent=parent, form=form, preview=preview,
-    ), status=status)
+
+    def save(data) -> str:
+        post = services.reply(actor=request.user, thread=thread, parent=parent,
+                              body=data["body"], content_warning=data["content_warning"])
+        return services.thread_url(thread, post)
+
+    return _compose(request, group, form, save=save, template="forums/reply.html",
+                    done="Your reply is posted.", thread=thread, parent=parent)
 
 
 @group_content
@@ -186,25 +186,16 @@ def edit_post(request, group, post_id: int):
     form = EditForm(request.POST or None, with_title=post.is_opening, initial={
         "title": thread.title, "body": post.body, "content_warning": post.content_warning,
     })
-    preview = ""
-    if request.method == "POST":
-        preview = _preview(request, form)
-        if form.is_valid() and not preview:
-            try:
-                services.edit_post(actor=request.user, post=post, body=form.cleaned_data["body"],
-                                   content_warning=form.cleaned_data["content_warning"])
-                if post.is_opening and form.cleaned_data.get("title"):
-                    services.edit_thread_title(actor=request.user, thread=thread,
-                                               title=form.cleaned_data["title"])
-            except ValidationError as error:
-                add_errors(form, error)
-            else:
-                messages.success(request, "Your changes are saved.")
-                return redirect(services.thread_url(thread, post))
-    status = 400 if request.method == "POST" and form.errors else 200
-    return render(request, "forums/edit.html", group_page_context(
-        request, group, thread=thread, post=post, form=form, preview=preview,
-    ), status=status)
+
+    def save(data) -> str:
+        services.edit_post(actor=request.user, post=post, body=data["body"],
+                           content_warning=data["content_warning"])
+        if post.is_opening and data.get("title"):
+            services.edit_thread_title(actor=request.user, thread=thread, title=data["title"])
+        return services.thread_url(thread, post)
+
+    return _compose(request, group, form, save=save, template="forums/edit.html",
+                    done="Your changes are saved.", thread=thread, post=post)
 
 
 @require_POST
