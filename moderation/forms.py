@@ -41,34 +41,32 @@ class DecisionForm(forms.Form):
         label="Start from a common reason (optional)", required=False,
         choices=[("", "None: I'll write my own"), *[(str(i), text) for i, text in
                                                    enumerate(REASON_TEMPLATES)]],
-        help_text="Used when the reason box below is left empty.",
     )
     reason = forms.CharField(
-        label="Reason (the author will see this)", max_length=1000, required=False,
+        label="Reason (the author will see this)", max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Write your own, or leave this empty to use the common reason chosen above.",
+        error_messages={"required": "Please give a reason. The author will see it."},
     )
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args, appeal: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.appeal = appeal
+        choice = self.data.get("reason_template", "") if self.is_bound else ""
+        if choice.isdigit() and int(choice) < len(REASON_TEMPLATES) and not (
+            self.data.get("reason") or ""
+        ).strip():
+            self.data = self.data.copy()  # an empty reason box takes the chosen common one
+            self.data["reason"] = REASON_TEMPLATES[int(choice)]
         if appeal:
             for name in ("decision", "mute_hours", "version", "reason_template"):
                 del self.fields[name]
             self.fields["outcome"].required = True
-            self.fields["reason"].label = "Reason (the author will see this)"
+            self.fields["reason"].help_text = ""
         else:
             del self.fields["outcome"]
             self.fields["decision"].required = True
-
-    def clean(self):
-        data = super().clean()
-        choice = data.get("reason_template")
-        if not (data.get("reason") or "").strip() and choice:
-            data["reason"] = REASON_TEMPLATES[int(choice)]
-        if not (data.get("reason") or "").strip():
-            self.add_error("reason", "Please give a reason. The author will see it.")
-        return data
 
 
 class AppealForm(forms.Form):
