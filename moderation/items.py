@@ -27,8 +27,8 @@ class Item:
 
     @property
     def case_field(self) -> str:
-        return {"chat_message": "chat_message", "post": "post", "thread": "thread",
-                "profile": "profile"}[self.kind]
+        """The Case foreign key that points at this kind of item (named like the kind)."""
+        return self.kind
 
     def summary(self) -> str:
         if self.kind == Case.Kind.CHAT_MESSAGE:
@@ -62,9 +62,7 @@ def load(kind: str, item_id: int, *, group: Group | None = None) -> Item:
 
 
 def from_case(case: Case) -> Item:
-    obj = getattr(case, case.kind if case.kind != "profile" else "profile")
-    author = case.author
-    return Item(case.kind, obj, case.group, author)
+    return Item(case.kind, getattr(case, case.kind), case.group, case.author)
 
 
 def can_see(user: User, item: Item) -> bool:
