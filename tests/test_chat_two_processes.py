@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -23,11 +22,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from urllib.parse import quote, urlencode
 
 import pytest
 from channels.db import database_sync_to_async
-from django.conf import settings
 
 from community.models import ChatMessage, Group
 from tests.community.chat_helpers import (
@@ -36,6 +33,7 @@ from tests.community.chat_helpers import (
     session_cookie,
 )
 from tests.conftest import add_membership, need_service
+from tests.e2e.live import child_database_url, forget_redis_keys, free_port, redis_for_tests
 
 try:  # a dev dependency (pyproject.toml); without it these tests cannot run
     from websockets.asyncio.client import connect
@@ -51,42 +49,6 @@ TIMEOUT = 3.0  # any single wait for the servers to answer
 START_TIMEOUT = 20.0  # two daphnes importing Django on a busy machine
 SECRET_KEY = secrets.token_urlsafe(45)  # 60 characters, shared by the servers and the test
 _no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def redis_url() -> str:
-    """$REDIS_URL, else the usual local Redis; "" when nothing answers PING."""
-    import redis
-
-    url = os.environ.get("REDIS_URL", "").strip() or "redis://127.0.0.1:6379/0"
-    try:
-        client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-        try:
-            return url if client.ping() else ""
-        finally:
-            client.close()
-    except Exception:
-        return ""
-
-
-def child_database_url() -> str:
-    """The test database pytest-django set up, as a DATABASE_URL for the servers."""
-    db = settings.DATABASES["default"]
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        options = {k: v for k, v in (db.get("OPTIONS") or {}).items()
-                   if k in {"transaction_mode", "timeout"}}
-        query = f"?{urlencode(options)}" if options else ""
-        return f"sqlite:///{Path(db['NAME']).resolve()}{query}"
-    user = quote(db.get("USER") or "", safe="")
-    password = quote(db.get("PASSWORD") or "", safe="")
-    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}{port}/{quote(str(db['NAME']))}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -125,24 +87,11 @@ class Daphne:
                 self.process.wait(timeout=5)
 
 
-def _forget_keys(url: str, prefix: str) -> None:
-    import redis
-
-    with contextlib.suppress(Exception):
-        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        try:
-            keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
-
-
 @pytest.fixture(scope="module")
 def servers(django_db_setup, tmp_path_factory) -> Iterator[SimpleNamespace]:
     """Two daphne processes on the test database and real Redis, started together."""
     need_service("websockets", connect is not None, "pip install -e '.[dev]'")
-    url = redis_url()
+    url = redis_for_tests()
     need_service("Redis", bool(url), "nothing answers PING at $REDIS_URL or "
                  "redis://127.0.0.1:6379/0 (start redis-server)")
     work = tmp_path_factory.mktemp("chat-two-processes")
@@ -189,7 +138,7 @@ def servers(django_db_setup, tmp_path_factory) -> Iterator[SimpleNamespace]:
                 daphne.process.terminate()
         for daphne in started:
             daphne.stop()
-        _forget_keys(url, prefix)
+        forget_redis_keys(url, prefix)
 
 
 @pytest.fixture

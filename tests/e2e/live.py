@@ -206,7 +206,7 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait(timeout=5)
 
 
-def _forget_redis_keys(redis_url: str, prefix: str) -> None:
+def forget_redis_keys(redis_url: str, prefix: str) -> None:
     """This run's cache, rate-limit and channel keys must not outlive it."""
     import redis
 
@@ -281,7 +281,7 @@ def run_daphne(*, work_dir: Path, redis_url: str = "") -> Iterator[LiveServer]:
     finally:
         _stop(server.process)
         if redis_url:
-            _forget_redis_keys(redis_url, cache_prefix)
+            forget_redis_keys(redis_url, cache_prefix)
 
 
 @contextlib.contextmanager
