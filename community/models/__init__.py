@@ -8,6 +8,7 @@ from community.models.chat import ChatMessage
 from community.models.groups import Group, Invite, JoinQuestion, Membership, new_invite_token
 from community.models.notifications import Notification
 from community.models.people import User, UserManager
+from community.models.signposts import Resource, Signpost
 
 __all__ = [
     "ChatMessage",
@@ -16,6 +17,8 @@ __all__ = [
     "JoinQuestion",
     "Membership",
     "Notification",
+    "Resource",
+    "Signpost",
     "User",
     "UserManager",
     "new_invite_token",

@@ -47,6 +47,10 @@ class Group(models.Model):
         max_length=8000, blank=True,
         help_text="Only moderators see these. The site's guidance is shown with them.",
     )
+    hold_unsafe_advice = models.BooleanField(
+        default=False, help_text="Hold messages with unsafe health advice for a moderator, "
+        "instead of publishing them with a case, when the writer sends them anyway.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

@@ -2,5 +2,9 @@
 
 from moderation.models.audit import AppendOnlyError, AuditEntry, AuditEntryQuerySet
 from moderation.models.cases import Appeal, Case, Flag
+from moderation.models.screening import ScreeningRule
 
-__all__ = ["Appeal", "AppendOnlyError", "AuditEntry", "AuditEntryQuerySet", "Case", "Flag"]
+__all__ = [
+    "Appeal", "AppendOnlyError", "AuditEntry", "AuditEntryQuerySet", "Case", "Flag",
+    "ScreeningRule",
+]

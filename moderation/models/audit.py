@@ -57,6 +57,14 @@ class AuditEntry(models.Model):
         GUIDELINES_SAVED = "moderator.guidelines", "Moderator guidelines changed"
         MEMBER_MUTED = "member.muted", "Muted"
         MEMBER_UNMUTED = "member.unmuted", "Mute lifted"
+        CASE_SCREENED = "case.screened", "Caught by screening"
+        SCREENING_RULE_SAVED = "screening.rule_saved", "Watched word added or changed"
+        SCREENING_RULE_DELETED = "screening.rule_deleted", "Watched word removed"
+        SCREENING_SETTINGS = "screening.settings", "Screening settings changed"
+        SIGNPOST_SAVED = "signpost.saved", "Signpost added or changed"
+        SIGNPOST_DELETED = "signpost.deleted", "Signpost removed"
+        RESOURCE_SAVED = "resource.saved", "Resource added or changed"
+        RESOURCE_DELETED = "resource.deleted", "Resource removed"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     action = models.CharField(max_length=40, choices=Action.choices)

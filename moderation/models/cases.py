@@ -50,6 +50,8 @@ class Case(models.Model):
     auto_hidden = models.BooleanField(default=False)
     hidden_text = models.TextField(blank=True, help_text="A hidden profile's words, kept "
                                    "so an undone decision can give them back.")
+    screening = models.JSONField(default=list, blank=True, help_text="The screening rules "
+                                 "that matched, when screening opened or joined the case.")
     claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
     claimed_at = models.DateTimeField(null=True, blank=True)

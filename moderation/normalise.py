@@ -1,0 +1,173 @@
+"""Text as the screening rules see it.
+
+People write in a hurry, on phones, in txt speak, sometimes deliberately around a filter
+("k1ll mys3lf", "s u i c i d e", Cyrillic look-alikes, zero-width spaces). Rules are
+written once against a plain form of the text, so every one of those spellings meets the
+same rule. Two forms are made:
+
+- `plain`: NFKC, look-alikes mapped, invisible characters and accents dropped,
+  case-folded; punctuation and digits kept (phone numbers, emails and postcodes live here);
+- `words`: `plain` reduced to lower-case words separated by single spaces, split into
+  sentences, with contractions, txt speak and common misspellings written out in full.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+MAX_SCREEN_CHARS = 20_000  # longer text is cut to this before screening
+
+# Look-alike letters from other scripts that people (and spammers) use to dodge filters.
+_HOMOGLYPHS = str.maketrans({
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o",
+    "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j",
+    "ѕ": "s", "ԁ": "d", "һ": "h", "ӏ": "l", "ԛ": "q", "ԝ": "w", "ɡ": "g", "ɑ": "a",
+    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o",
+    "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ω": "w", "ӽ": "x", "ı": "i", "ł": "l",
+    "ø": "o", "đ": "d", "ħ": "h", "ŧ": "t", "ß": "ss", "æ": "ae", "œ": "oe",
+    "‘": "'", "’": "'", "ʼ": "'", "`": "'", "´": "'", "“": '"', "”": '"',
+    "–": "-", "—": "-", "‐": "-", "‑": "-", "−": "-",
+})
+
+# Digits and symbols standing in for letters, only inside words that also have letters.
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t",
+                       "@": "a", "$": "s", "!": "i", "|": "l", "€": "e", "+": "t"})
+_LEET_WORD = re.compile(r"[a-z0-9@$!|€+]*[a-z][a-z0-9@$!|€+]*|[0-9@$!|€+]+[a-z][a-z0-9@$!|€+]*")
+
+# Whole words rewritten before matching (after apostrophes are dropped).
+_WORDS = {
+    # contractions
+    "im": "i am", "ive": "i have", "id": "i would", "ill": "i will", "iam": "i am",
+    "dont": "do not", "doesnt": "does not", "didnt": "did not", "cant": "cannot",
+    "cannot": "cannot", "wont": "will not", "wouldnt": "would not", "shouldnt": "should not",
+    "couldnt": "could not", "isnt": "is not", "arent": "are not", "wasnt": "was not",
+    "werent": "were not", "havent": "have not", "hasnt": "has not", "hadnt": "had not",
+    "mustnt": "must not", "aint": "am not", "youre": "you are", "youve": "you have",
+    "youll": "you will", "youd": "you would", "theyre": "they are", "shes": "she is",
+    "hes": "he is", "thats": "that is", "whats": "what is", "theres": "there is",
+    "its": "it is", "lets": "let us", "itll": "it will", "whos": "who is",
+    "dnt": "do not", "dont't": "do not", "cnt": "cannot", "cud": "could", "wud": "would",
+    "shud": "should", "shld": "should", "wd": "would",
+    # txt speak
+    "u": "you", "ya": "you", "yu": "you", "ur": "your", "yr": "your", "r": "are",
+    "wanna": "want to", "wana": "want to", "gonna": "going to", "gona": "going to",
+    "gotta": "got to", "hafta": "have to", "kinda": "kind of", "tbh": "to be honest",
+    "idk": "i do not know", "rn": "right now", "atm": "at the moment", "pls": "please",
+    "plz": "please", "bc": "because", "cos": "because", "coz": "because", "cuz": "because",
+    "b4": "before", "2day": "today", "2nite": "tonight", "tonite": "tonight",
+    "2moro": "tomorrow", "tmrw": "tomorrow", "tmr": "tomorrow", "any1": "anyone",
+    "some1": "someone", "no1": "no one", "every1": "everyone", "ppl": "people",
+    "dr": "doctor", "drs": "doctors", "dr's": "doctors", "docs": "doctors", "doc": "doctor",
+    "thx": "thanks", "n": "and", "nd": "and", "wiv": "with", "w": "with", "wat": "what",
+    "wot": "what", "y": "why", "anymore": "any more", "anymor": "any more",
+    "nomore": "no more", "evry": "every", "evryone": "everyone", "evry1": "everyone",
+    "alot": "a lot", "myslef": "myself", "meself": "myself", "mysef": "myself",
+    "myslf": "myself", "mself": "myself", "urself": "yourself", "yaself": "yourself",
+    "yourslef": "yourself",
+    # things people write for suicide and self-harm, and their misspellings
+    "kms": "kill myself", "kys": "kill yourself", "unalive": "kill", "unaliving": "killing",
+    "unalived": "killed", "sucide": "suicide", "suicde": "suicide", "suiside": "suicide",
+    "suicid": "suicide", "sucidal": "suicidal", "suicdal": "suicidal",
+    "suisidal": "suicidal", "suicidle": "suicidal", "suacidal": "suicidal",
+    "sucicidal": "suicidal", "suicidial": "suicidal", "suicida": "suicidal",
+    "kil": "kill", "kiling": "killing", "kms.": "kill myself", "selfharm": "self harm",
+    "selfharming": "self harming", "sh": "self harm", "od": "overdose", "oding": "overdosing",
+    "od'd": "overdosed", "odd": "overdosed", "overdoze": "overdose", "overdos": "overdose",
+    "tabs": "tablets", "tabz": "tablets", "tablts": "tablets", "pils": "pills",
+    "medz": "meds", "meds": "meds", "medicaton": "medication", "medicatin": "medication",
+    "medcation": "medication", "medecine": "medicine", "medicen": "medicine",
+    "insluin": "insulin", "insulen": "insulin", "insullin": "insulin", "insuline": "insulin",
+    "insolin": "insulin", "inslin": "insulin", "inhailer": "inhaler", "inhaller": "inhaler",
+    "inhailers": "inhalers", "steriods": "steroids", "steriod": "steroid",
+    "antidepressents": "antidepressants", "anti-depressants": "antidepressants",
+    "antideps": "antidepressants", "ads": "antidepressants", "metfornin": "metformin",
+    "metformim": "metformin", "stains": "statins", "statin": "statins",
+    "a&e": "a and e", "ae": "a and e", "aande": "a and e",
+    "gp's": "gps", "docter": "doctor", "doctr": "doctor", "docters": "doctors",
+    "tomorow": "tomorrow", "tommorow": "tomorrow", "tonigh": "tonight",
+    "goodbye": "goodbye", "gudbye": "goodbye", "bye": "bye",
+    "wiht": "with", "teh": "the", "becuase": "because", "becasue": "because",
+    "pointless": "pointless", "nothin": "nothing", "noone": "no one", "nobody": "no one",
+    "everybody": "everyone", "somebody": "someone", "anybody": "anyone",
+}
+_PHRASES = [
+    (re.compile(r"\bsewer slide\b"), "suicide"),
+    (re.compile(r"\bself - harm"), "self harm"),
+    (re.compile(r"\bcan not\b"), "cannot"),
+    (re.compile(r"\bany more\b"), "any more"),
+]
+
+_INVISIBLE = re.compile(r"[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
+                        r"\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f"
+                        r"\ufeff\uffa0]")
+_SENTENCE = re.compile(r"(?:[.!?;\n\r]+|\s-\s|:\)|\s\u2022\s)+")
+_NON_WORD = re.compile(r"[^a-z0-9'&]+")
+_SPACED_LETTERS = re.compile(r"\b(?:[a-z][ .\-_*]){3,}[a-z]\b")
+_RUNS = re.compile(r"([a-z])\1{2,}")
+
+
+@dataclass(frozen=True)
+class Normalised:
+    plain: str
+    sentences: tuple[str, ...]
+
+    @property
+    def words(self) -> str:
+        return " . ".join(self.sentences)
+
+
+def fold(text: str) -> str:
+    """The `plain` form: what the writer meant each character to be, in lower case."""
+    text = text[:MAX_SCREEN_CHARS]
+    text = unicodedata.normalize("NFKC", text)
+    text = _INVISIBLE.sub("", text)
+    text = "".join(
+        ch for ch in unicodedata.normalize("NFKD", text.translate(_HOMOGLYPHS))
+        if not unicodedata.combining(ch) and unicodedata.category(ch) != "Cf"
+    )
+    return unicodedata.normalize("NFKC", text).casefold().translate(_HOMOGLYPHS)
+
+
+class Normaliser:
+    """Makes the `words` form; knows the rules' vocabulary, so a stretched word
+    ("killlll", "anymoreeee") is shortened to the spelling the rules use."""
+
+    def __init__(self, vocabulary: Iterable[str] = ()):
+        self.vocabulary = frozenset(vocabulary)
+
+    def __call__(self, text: str) -> Normalised:
+        plain = fold(text or "")
+        sentences = []
+        for chunk in _SENTENCE.split(plain):
+            words = self.words_of(chunk)
+            if words:
+                sentences.append(words)
+        return Normalised(plain=plain, sentences=tuple(sentences))
+
+    def words_of(self, chunk: str) -> str:
+        chunk = _SPACED_LETTERS.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group()), chunk)
+        chunk = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), chunk)
+        chunk = chunk.replace("'", "")
+        out = []
+        for word in _NON_WORD.sub(" ", chunk).split():
+            word = word.strip("&")
+            if not word:
+                continue
+            if _RUNS.search(word):
+                word = self.unstretch(word)
+            out.append(_WORDS.get(word, word))
+        text = " ".join(out)
+        for pattern, replacement in _PHRASES:
+            text = pattern.sub(replacement, text)
+        return text
+
+    def unstretch(self, word: str) -> str:
+        """Runs of three or more of a letter become two if that spells a known word,
+        otherwise one ("killlll" → "kill", "soooo" → "so", "anymoreee" → "anymore")."""
+        double = _RUNS.sub(r"\1\1", word)
+        if double in self.vocabulary or double in _WORDS:
+            return double
+        return _RUNS.sub(r"\1", word)
