@@ -135,7 +135,8 @@ def chat_page_messages(group_id: int, *, limit: int = CHAT_PAGE, viewer=None):
     also sees their own messages that are hidden while moderators take a look."""
     visible = Q(status=ChatMessage.Status.PUBLISHED)
     if viewer is not None and viewer.is_authenticated:
-        visible |= Q(status=ChatMessage.Status.HIDDEN, author=viewer)
+        visible |= Q(status__in=[ChatMessage.Status.HIDDEN, ChatMessage.Status.HELD],
+                     author=viewer)
     rows = list(
         ChatMessage.objects.filter(visible, group_id=group_id).select_related("author")
         .order_by("-pk")[: limit + 1]

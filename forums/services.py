@@ -24,8 +24,12 @@ from forums.models import (
     Thread,
     ThreadFollow,
 )
-from moderation.models import AuditEntry
+from moderation import items as item_kinds
+from moderation import screening
+from moderation.models import AuditEntry, Case
 from moderation.services import record_audit
+from moderation.services.screened import open_screening_case
+from moderation.signposting import Outcome, outcome_for
 
 MAX_TITLE = 150
 MAX_BODY = 20000
@@ -113,17 +117,33 @@ def _notify_about_post(actor: User, thread: Thread, post: Post) -> None:
                activity=True)
 
 
+def _screened(group: Group, text: str, *, confirm: bool) -> Outcome:
+    """Screen before storing: may raise ScreeningPrompt or ScreeningBlocked (nothing is
+    stored and the writer keeps their words)."""
+    return outcome_for(screening.screen(text, group), group, confirm=confirm)
+
+
+def _open_case(kind: str, obj, group: Group, actor: User, outcome: Outcome) -> None:
+    if outcome.needs_case:
+        open_screening_case(item=item_kinds.Item(kind, obj, group, actor),
+                            verdict=outcome.verdict, held=outcome.held)
+
+
 def start_thread(*, actor: User, group: Group, category: Category, title: str, body: str,
-                 content_warning: str = "") -> Thread:
+                 content_warning: str = "", confirm: bool = False) -> Thread:
+    """Open a thread. A held thread stays out of the index until a moderator lets it in;
+    `thread.outcome` says what screening decided (for the writer's help panel)."""
     if not policy.can_read_content(actor, group) or category.group_id != group.pk:
         policy.require(False)
     if not policy.can_post(actor, group):
         raise ValidationError("A moderator has paused your posting in this group for now.")
     cleaned = _clean_text(title=title, body=body, warning=content_warning)
+    outcome = _screened(group, f"{cleaned['title']}\n{cleaned['body']}", confirm=confirm)
     html = render_markdown(cleaned["body"])
     with transaction.atomic():
-        thread = Thread.objects.create(group=group, category=category, title=cleaned["title"],
-                                       author=actor)
+        thread = Thread.objects.create(
+            group=group, category=category, title=cleaned["title"], author=actor,
+            status=Thread.Status.HIDDEN if outcome.held else Thread.Status.VISIBLE)
         post = Post.objects.create(thread=thread, group=group, author=actor, body=cleaned["body"],
                                    body_html=html, content_warning=cleaned["warning"],
                                    tree_key="")
@@ -131,7 +151,10 @@ def start_thread(*, actor: User, group: Group, category: Category, title: str, b
         Post.objects.filter(pk=post.pk).update(tree_key=post.tree_key)
         _follow(actor, thread)
         post.thread = thread
-        _notify_about_post(actor, thread, post)
+        if not outcome.held:
+            _notify_about_post(actor, thread, post)
+        _open_case(Case.Kind.THREAD, thread, group, actor, outcome)
+    thread.outcome = outcome
     return thread
 
 
@@ -140,8 +163,9 @@ def _key(post_id: int) -> str:
 
 
 def reply(*, actor: User, thread: Thread, body: str, parent: Post | None = None,
-          content_warning: str = "") -> Post:
-    """Answer the thread (its opening post) or one post in it."""
+          content_warning: str = "", confirm: bool = False) -> Post:
+    """Answer the thread (its opening post) or one post in it. A held reply is hidden
+    from others until a moderator lets it in; `post.outcome` says what screening did."""
     policy.require(policy.can_read_thread(actor, thread))
     if parent is not None and parent.thread_id != thread.pk:
         policy.require(False)
@@ -150,6 +174,7 @@ def reply(*, actor: User, thread: Thread, body: str, parent: Post | None = None,
     if not policy.can_post(actor, thread.group):
         raise ValidationError("A moderator has paused your posting in this group for now.")
     cleaned = _clean_text(body=body, warning=content_warning)
+    outcome = _screened(thread.group, cleaned["body"], confirm=confirm)
     html = render_markdown(cleaned["body"])
     with transaction.atomic():
         if parent is None:
@@ -158,6 +183,7 @@ def reply(*, actor: User, thread: Thread, body: str, parent: Post | None = None,
             thread=thread, group=thread.group, author=actor, parent=parent,
             depth=min(parent.depth + 1, MAX_TREE_DEPTH), body=cleaned["body"],
             body_html=html, content_warning=cleaned["warning"], tree_key="",
+            status=Post.Status.HIDDEN if outcome.held else Post.Status.PUBLISHED,
         )
         # Past the deepest level a reply sits beside its parent (same first levels of the
         # key, then its own, later id), so keys stay bounded and it still sorts after the
@@ -170,14 +196,20 @@ def reply(*, actor: User, thread: Thread, body: str, parent: Post | None = None,
                                                    last_post_at=now)
         _follow(actor, thread)
         post.parent = parent
-        _notify_about_post(actor, thread, post)
+        if not outcome.held:
+            _notify_about_post(actor, thread, post)
+        _open_case(Case.Kind.POST, post, thread.group, actor, outcome)
+    post.outcome = outcome
     return post
 
 
-def edit_post(*, actor: User, post: Post, body: str, content_warning: str = "") -> Post:
+def edit_post(*, actor: User, post: Post, body: str, content_warning: str = "",
+              confirm: bool = False, title: str = "") -> Post:
+    """Change a post (screened like a new one: an edit can't slip past the rules)."""
     if not policy.can_edit_post(actor, post):
         raise ValidationError("This post can no longer be edited.")
     cleaned = _clean_text(body=body, warning=content_warning)
+    outcome = _screened(post.group, f"{title}\n{cleaned['body']}".strip(), confirm=confirm)
     with transaction.atomic():
         post = Post.objects.select_for_update().get(pk=post.pk)
         PostRevision.objects.create(post=post, body=post.body,
@@ -186,7 +218,12 @@ def edit_post(*, actor: User, post: Post, body: str, content_warning: str = "") 
         post.body_html = render_markdown(cleaned["body"])
         post.content_warning = cleaned["warning"]
         post.edited_at = timezone.now()
-        post.save(update_fields=["body", "body_html", "content_warning", "edited_at"])
+        if outcome.held:
+            post.status = Post.Status.HIDDEN
+        post.save(update_fields=["body", "body_html", "content_warning", "edited_at",
+                                 "status"])
+        _open_case(Case.Kind.POST, post, post.group, actor, outcome)
+    post.outcome = outcome
     return post
 
 

@@ -18,6 +18,7 @@ from community.views.groups import add_errors, group_content, group_page_context
 from forums import selectors, services
 from forums.forms import CategoryForm, EditForm, ReplyForm, SearchForm, ThreadForm
 from forums.models import Category, Post, Reaction, Thread
+from moderation.signposting import ScreeningBlocked, ScreeningPrompt, remember_panel
 
 
 def _thread(request, group, thread_id: int) -> Thread:
@@ -54,21 +55,34 @@ def _preview(request, form) -> str:
 
 def _compose(request, group, form, *, save, done: str, template: str, **context):
     """The one shape of every writing page: preview; or save and go to the result; or
-    show the form again with what was typed and why it wasn't saved."""
+    show the form again with what was typed and why it wasn't saved (including a
+    screening prompt, answered with "Post anyway")."""
     preview = ""
+    prompt = None
     if request.method == "POST":
         preview = _preview(request, form)
         if form.is_valid() and not preview:
             try:
-                url = save(form.cleaned_data)
+                saved = save(form.cleaned_data, request.POST.get("confirm") == "1")
             except ValidationError as error:
                 add_errors(form, error)
+            except ScreeningBlocked as blocked:
+                add_errors(form, ValidationError(blocked.detail))
+            except ScreeningPrompt as asked:
+                prompt = asked
             else:
-                messages.success(request, done)
+                url, outcome = saved
+                if outcome is not None and outcome.held:
+                    messages.info(request, "Thank you. What you wrote is waiting for a "
+                                  "moderator to look at it before others see it.")
+                else:
+                    messages.success(request, done)
+                if outcome is not None:
+                    remember_panel(request, outcome.panel)
                 return redirect(url)
     status = 400 if request.method == "POST" and form.errors else 200
     return render(request, template, group_page_context(
-        request, group, form=form, preview=preview, **context), status=status)
+        request, group, form=form, preview=preview, prompt=prompt, **context), status=status)
 
 
 @group_content
@@ -96,12 +110,12 @@ def new_thread(request, group):
     form = ThreadForm(request.POST or None, group=group,
                       initial={"category": request.GET.get("category")})
 
-    def save(data) -> str:
+    def save(data, confirm: bool):
         thread = services.start_thread(
             actor=request.user, group=group, category=data["category"], title=data["title"],
-            body=data["body"], content_warning=data["content_warning"],
+            body=data["body"], content_warning=data["content_warning"], confirm=confirm,
         )
-        return services.thread_url(thread)
+        return services.thread_url(thread), thread.outcome
 
     return _compose(request, group, form, save=save, template="forums/thread_form.html",
                     done="Your thread is up. Thank you for sharing.")
@@ -168,10 +182,11 @@ def reply_to(request, group, thread_id: int):
         initial["body"] = f"> **{name}** wrote:\n{quoted}\n\n"
     form = ReplyForm(request.POST or None, initial=initial)
 
-    def save(data) -> str:
+    def save(data, confirm: bool):
         post = services.reply(actor=request.user, thread=thread, parent=parent,
-                              body=data["body"], content_warning=data["content_warning"])
-        return services.thread_url(thread, post)
+                              body=data["body"], content_warning=data["content_warning"],
+                              confirm=confirm)
+        return services.thread_url(thread, post), post.outcome
 
     return _compose(request, group, form, save=save, template="forums/reply.html",
                     done="Your reply is posted.", thread=thread, parent=parent)
@@ -187,12 +202,13 @@ def edit_post(request, group, post_id: int):
         "title": thread.title, "body": post.body, "content_warning": post.content_warning,
     })
 
-    def save(data) -> str:
-        services.edit_post(actor=request.user, post=post, body=data["body"],
-                           content_warning=data["content_warning"])
+    def save(data, confirm: bool):
+        edited = services.edit_post(actor=request.user, post=post, body=data["body"],
+                                    content_warning=data["content_warning"], confirm=confirm,
+                                    title=data.get("title") or "")
         if post.is_opening and data.get("title"):
             services.edit_thread_title(actor=request.user, thread=thread, title=data["title"])
-        return services.thread_url(thread, post)
+        return services.thread_url(thread, post), edited.outcome
 
     return _compose(request, group, form, save=save, template="forums/edit.html",
                     done="Your changes are saved.", thread=thread, post=post)

@@ -105,6 +105,12 @@ def set_visibility(item: Item, state: str, *, case: Case | None = None) -> None:
                  "removed": Thread.Status.REMOVED}[state]
         Thread.objects.filter(pk=obj.pk).update(status=value)
         return
+    if (item.kind == Case.Kind.CHAT_MESSAGE and state == "published"
+            and ChatMessage.objects.filter(pk=obj.pk, status=ChatMessage.Status.HELD).exists()):
+        from community.services.chat import release_held_message
+
+        release_held_message(obj)  # never seen by others: it arrives now, in order
+        return
     model = ChatMessage if item.kind == Case.Kind.CHAT_MESSAGE else Post
     model.objects.filter(pk=obj.pk).update(status=state)
     if item.kind == Case.Kind.CHAT_MESSAGE and state != "published":

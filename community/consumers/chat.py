@@ -23,6 +23,7 @@ from community import policy, realtime, selectors
 from community.models import Group
 from community.presence import HEARTBEAT, get_presence
 from community.services.chat import ChatError, post_chat_message
+from moderation.signposting import ScreeningBlocked, ScreeningPrompt
 
 log = logging.getLogger(__name__)
 
@@ -268,6 +269,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if error.code == "rate_limited":
                 await self.note_refusal()
             return
+        except ScreeningPrompt as prompt:
+            await self.send_json(prompt.frame(echo_id))
+            return
+        except ScreeningBlocked as blocked:
+            await self.send_error("blocked", blocked.detail, client_id=echo_id)
+            return
         except Exception:
             log.exception("chat: could not store a message")
             await self.send_error("unavailable", "Your message was not sent. It is still in "
@@ -279,6 +286,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             "id": result.message.pk,
             "status": result.status,
         })
+        if result.panel is not None:
+            await self.send_json(result.panel)
 
     async def note_refusal(self) -> None:
         now = time.monotonic()
@@ -329,7 +338,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return  # already delivered (catch-up or gap fill got it first)
         if seq == self.last_seq + 1:
             self.last_seq = seq
-            await self.send(text_data=event["frame"])
+            if event["frame"] is not None:  # None: a held message took this place
+                await self.send(text_data=event["frame"])
             return
         await self.fill_gap(seq)
 

@@ -22,8 +22,12 @@ from community import policy, ratelimit, realtime
 from community.models import ChatMessage, Group, Membership, Notification, User
 from community.services.notifications import notify
 from community.text import render_markdown, strip_controls
-from moderation.models import AuditEntry
+from moderation import items as item_kinds
+from moderation import screening
+from moderation.models import AuditEntry, Case
 from moderation.services import record_audit
+from moderation.services.screened import open_screening_case
+from moderation.signposting import Outcome, outcome_for
 
 MAX_BODY = 4000
 MAX_CLIENT_ID = 64
@@ -47,6 +51,12 @@ class ChatError(Exception):
 class SendResult:
     message: ChatMessage
     created: bool
+    outcome: Outcome | None = None
+
+    @property
+    def panel(self) -> dict | None:
+        """The private `signpost` frame for the author, if screening asks for one."""
+        return self.outcome.panel if self.outcome and self.created else None
 
     @property
     def status(self) -> str:
@@ -148,8 +158,10 @@ def post_chat_message(
 ) -> SendResult:
     """Store a member's message and broadcast it after commit; a resend is a no-op.
 
-    `confirm` is the author's "send anyway" after a screening prompt (screening arrives
-    with the signposting work; it is accepted here so clients can already send it).
+    Screening may ask the author to think again first (`ScreeningPrompt`: nothing is
+    stored; `confirm=True` is their "send anyway"), refuse it (`ScreeningBlocked`), hold
+    it for a moderator, or publish it with a review case (always so for a crisis: people
+    must be able to reach out).
     """
     policy.forget_memberships(actor)  # a long-lived socket must see a mute or ban at once
     if not policy.is_member(actor, group):
@@ -165,32 +177,64 @@ def post_chat_message(
             return existing
         raise ChatError("rate_limited", "You're sending messages very quickly. Please wait a "
                         "few seconds and try again.")
+    outcome = outcome_for(screening.screen(text, group), group, confirm=confirm)
     html = render_markdown(text)
+    status = ChatMessage.Status.HELD if outcome.held else ChatMessage.Status.PUBLISHED
     try:
         with transaction.atomic():
             seq = _next_seq(group.pk)
             message = ChatMessage.objects.create(
                 group=group, seq=seq, author=actor, client_id=client_id, body=text,
-                body_html=html, status=ChatMessage.Status.PUBLISHED,
+                body_html=html, status=status,
             )
-            payload = message_payload(message)
-            frame = json.dumps({"type": "message.new", "message": payload})
-            realtime.publish_on_commit(
-                realtime.chat_group(group.pk),
-                {"type": CHAT_MESSAGE, "id": message.pk, "seq": seq, "frame": frame},
-            )
-            chat_url = reverse("groups:chat", kwargs={"slug": group.slug})
-            for person in mentioned_members(group, actor, text):
-                notify(user=person, kind=Notification.Kind.MENTION, group=group,
-                       text=f"{actor.display_name} mentioned you in {group.name}'s chat.",
-                       url=f"{chat_url}#message-{message.pk}")
+            if outcome.held:
+                # Others' sockets only learn that this place in the sequence is taken.
+                realtime.publish_on_commit(realtime.chat_group(group.pk),
+                                           {"type": CHAT_MESSAGE, "id": message.pk,
+                                            "seq": seq, "frame": None})
+            else:
+                _broadcast(message)
+                _notify_mentions(actor, group, message)
+            if outcome.needs_case:
+                open_screening_case(
+                    item=item_kinds.Item(Case.Kind.CHAT_MESSAGE, message, group, actor),
+                    verdict=outcome.verdict, held=outcome.held)
     except IntegrityError:
         # The unique (author, client_id) caught a resend: hand back the stored message.
         existing = _existing(actor, group, client_id)
         if existing is None:
             raise
         return existing
-    return SendResult(message=message, created=True)
+    return SendResult(message=message, created=True, outcome=outcome)
+
+
+def _broadcast(message: ChatMessage) -> None:
+    frame = json.dumps({"type": "message.new", "message": message_payload(message)})
+    realtime.publish_on_commit(
+        realtime.chat_group(message.group_id),
+        {"type": CHAT_MESSAGE, "id": message.pk, "seq": message.seq, "frame": frame},
+    )
+
+
+def _notify_mentions(actor: User, group: Group, message: ChatMessage) -> None:
+    chat_url = reverse("groups:chat", kwargs={"slug": group.slug})
+    for person in mentioned_members(group, actor, message.body):
+        notify(user=person, kind=Notification.Kind.MENTION, group=group,
+               text=f"{actor.display_name} mentioned you in {group.name}'s chat.",
+               url=f"{chat_url}#message-{message.pk}")
+
+
+def release_held_message(message: ChatMessage) -> None:
+    """A moderator let a held message through: it takes the next place in the group's
+    sequence (so every open chat receives it, in order) and is broadcast after commit."""
+    with transaction.atomic():
+        message.seq = _next_seq(message.group_id)
+        message.status = ChatMessage.Status.PUBLISHED
+        ChatMessage.objects.filter(pk=message.pk).update(seq=message.seq,
+                                                          status=message.status)
+        _broadcast(message)
+        if message.author is not None:
+            _notify_mentions(message.author, message.group, message)
 
 
 def remove_chat_message(*, actor: User, message: ChatMessage, reason: str) -> ChatMessage:

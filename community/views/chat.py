@@ -14,9 +14,11 @@ from community import policy, selectors
 from community.models import ChatMessage
 from community.services.chat import ChatError, post_chat_message, remove_chat_message
 from community.views.groups import group_content, group_page_context
+from moderation.signposting import ScreeningBlocked, ScreeningPrompt, remember_panel
 
 
-def _page(request, group, *, draft: str = "", error: str = "", status: int = 200):
+def _page(request, group, *, draft: str = "", error: str = "", status: int = 200,
+          prompt: ScreeningPrompt | None = None, client_id: str = ""):
     rows, more = selectors.chat_page_messages(group.pk, viewer=request.user)
     context = group_page_context(
         request,
@@ -27,7 +29,8 @@ def _page(request, group, *, draft: str = "", error: str = "", status: int = 200
         can_post=policy.can_post(request.user, group),
         draft=draft,
         error=error,
-        client_id=str(uuid.uuid4()),
+        client_id=client_id or str(uuid.uuid4()),
+        prompt=prompt,
     )
     return render(request, "community/chat.html", context, status=status)
 
@@ -37,11 +40,22 @@ def chat(request, group):
     if request.method != "POST":
         return _page(request, group)
     body = request.POST.get("body", "")
+    client_id = request.POST.get("client_id") or str(uuid.uuid4())
     try:
-        post_chat_message(actor=request.user, group=group, body=body,
-                          client_id=request.POST.get("client_id") or str(uuid.uuid4()))
+        result = post_chat_message(actor=request.user, group=group, body=body,
+                                   client_id=client_id,
+                                   confirm=request.POST.get("confirm") == "1")
     except ChatError as error:
         return _page(request, group, draft=body, error=error.detail, status=400)
+    except ScreeningBlocked as blocked:
+        return _page(request, group, draft=body, error=blocked.detail, status=400)
+    except ScreeningPrompt as prompt:
+        # Nothing is stored: the words stay in the box with "send anyway" beside them.
+        return _page(request, group, draft=body, prompt=prompt, client_id=client_id)
+    if result.status == ChatMessage.Status.HELD:
+        messages.info(request, "Thank you. Your message is waiting for a moderator to look "
+                      "at it before others see it.")
+    remember_panel(request, result.panel)
     return redirect("groups:chat", slug=group.slug)
 
 

@@ -70,10 +70,14 @@ def _publish_case(case: Case, change: str) -> None:
 
 
 def _rescore(case: Case) -> None:
-    flags = list(case.flags.all())
+    """Score and urgency from the flags, plus what screening found (if it did)."""
+    from moderation.services.screened import screening_score
+
+    flags = list(case.flags.all()) if case.pk else []
+    extra, screened_urgent = screening_score(case)
     case.flag_count = len(flags)
-    case.score = sum(WEIGHTS[Flag.Reason(f.reason)] + PER_FLAGGER for f in flags)
-    case.urgent = any(f.reason in URGENT_REASONS for f in flags)
+    case.score = sum(WEIGHTS[Flag.Reason(f.reason)] + PER_FLAGGER for f in flags) + extra
+    case.urgent = screened_urgent or any(f.reason in URGENT_REASONS for f in flags)
 
 
 def _should_hide(case: Case) -> bool:
@@ -97,6 +101,34 @@ def _tell_moderators_urgent(case: Case, item: item_kinds.Item) -> None:
                email_body=f"{text}\n\nOpen the case: {case_url(case)}")
 
 
+def case_for_item(*, kind: str, item: item_kinds.Item, lookup: dict,
+                  now: datetime) -> tuple[Case, bool]:
+    """The item's one case, locked: made if missing (two first flags at once join one),
+    reopened if it was closed. Returns (case, reopened)."""
+    case = Case.objects.select_for_update().filter(**lookup).first()
+    if case is None:
+        try:
+            with transaction.atomic():
+                case = Case.objects.create(kind=kind, author=item.author,
+                                           **{**lookup, "group": item.group})
+        except IntegrityError:
+            case = Case.objects.select_for_update().get(**lookup)
+    if case.status == Case.Status.OPEN:
+        return case, False
+    case.status = Case.Status.OPEN
+    case.opened_at = now
+    case.decision = ""
+    case.decision_reason = ""
+    case.resolved_at = None
+    case.resolved_by = None
+    case.claimed_by = None
+    case.claimed_at = None
+    case.escalated_at = None
+    case.auto_hidden = False
+    case.version += 1
+    return case, True
+
+
 def flag_content(*, actor: User, kind: str, item_id: int, reason: str, note: str = "",
                  group: Group | None = None) -> Case:
     """A member flags something they can see; flags on one item gather into one case."""
@@ -118,28 +150,7 @@ def flag_content(*, actor: User, kind: str, item_id: int, reason: str, note: str
         lookup = {item.case_field: item.obj}
         if kind == Case.Kind.PROFILE:
             lookup["group"] = item.group
-        case = Case.objects.select_for_update().filter(**lookup).first()
-        reopened = False
-        if case is None:
-            try:
-                with transaction.atomic():  # two first flags at once: one creates, one joins
-                    case = Case.objects.create(kind=kind, author=item.author,
-                                               **{**lookup, "group": item.group})
-            except IntegrityError:
-                case = Case.objects.select_for_update().get(**lookup)
-        if case.status != Case.Status.OPEN:
-            case.status = Case.Status.OPEN  # a new flag on a closed case reopens it
-            case.opened_at = now
-            case.decision = ""
-            case.decision_reason = ""
-            case.resolved_at = None
-            case.resolved_by = None
-            case.claimed_by = None
-            case.claimed_at = None
-            case.escalated_at = None
-            case.auto_hidden = False
-            case.version += 1
-            reopened = True
+        case, reopened = case_for_item(kind=kind, item=item, lookup=lookup, now=now)
         was_urgent = case.urgent and not reopened
         Flag.objects.update_or_create(
             case=case, flagger=actor,

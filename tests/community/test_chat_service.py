@@ -322,6 +322,7 @@ def test_mention_notifies_the_named_member_only(
         message = post_chat_message(
             actor=chat_room.ada, group=chat_room.group, client_id="m",
             body="Thanks @ben for the tip! And @Priya Patel, and me @Ada, and email@Ben.org",
+            confirm=True,  # the email address would otherwise prompt first
         ).message
 
     [note] = Notification.objects.filter(kind=Notification.Kind.MENTION)

@@ -68,7 +68,7 @@ def test_a_common_reason_can_be_chosen_instead_of_typed(client, group_with_mods,
     add_membership(author, group, "approved")
     add_membership(flagger, group, "approved")
     message = post_chat_message(actor=author, group=group, body="Stop your insulin",
-                                client_id="t1").message
+                                client_id="t1", confirm=True).message
     case = flag_content(actor=flagger, kind="chat_message", item_id=message.pk,
                         reason="unsafe_advice")
     client.force_login(on)
