@@ -83,3 +83,70 @@ class GuidelinesForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 10}),
     )
 
+
+
+class WatchwordForm(forms.Form):
+    """A watched word or pattern for one group, and a phrase to try it on.
+
+    Every field is optional here: "Test" works with or without a draft, and the service
+    says what is missing when saving.
+    """
+
+    kind = forms.ChoiceField(
+        label="What kind?", widget=forms.RadioSelect, initial="phrase", required=False,
+        choices=[("phrase", "A word or phrase (capital letters and punctuation don't matter)"),
+                 ("pattern", "A pattern (a regular expression, for people who know them)")],
+    )
+    pattern = forms.CharField(label="The word, phrase or pattern", max_length=300,
+                              required=False)
+    category = forms.ChoiceField(
+        label="What is it about?", widget=forms.RadioSelect, required=False,
+        choices=[
+            ("crisis", "Someone may be in crisis (the writer is shown where to get help, "
+                       "and moderators get an urgent case)"),
+            ("unsafe_advice", "Unsafe health advice (the writer is shown health signposts)"),
+            ("privacy", "Personal details, such as a phone number or address"),
+            ("abuse", "Abuse or harassment"),
+            ("spam", "Spam or advertising"),
+        ],
+    )
+    action = forms.ChoiceField(
+        label="What should happen?", widget=forms.RadioSelect, initial="flag",
+        required=False,
+        choices=[
+            ("prompt", "Ask the writer to think again: they can change it or send it anyway"),
+            ("flag", "Publish it, and open a case for moderators to look at"),
+            ("hold", "Hold it until a moderator has looked: only the writer and moderators "
+                     "see it"),
+            ("block", "Don't send it, and tell the writer why"),
+        ],
+    )
+    description = forms.CharField(
+        label="Note for moderators", max_length=200, required=False,
+        help_text="Why it matters. Moderators see this when it matches.",
+    )
+    test_phrase = forms.CharField(
+        label="A phrase it must catch", max_length=300, required=False,
+        help_text="We check that it does before saving.",
+    )
+    phrase = forms.CharField(
+        label="Phrase to try", max_length=2000, required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Type something a member might write, then choose Test. Nothing is saved "
+        "or sent.",
+    )
+
+    def draft_fields(self) -> dict:
+        data = self.cleaned_data
+        return {name: data.get(name, "") for name in ("kind", "pattern", "category", "action",
+                                                       "description")}
+
+
+class HoldSettingForm(forms.Form):
+    hold_unsafe_advice = forms.BooleanField(
+        label="Hold messages with unsafe health advice for a moderator instead of "
+        "publishing them",
+        required=False,
+        help_text="When someone is asked to think again about unsafe health advice and "
+        "sends it anyway, it waits for a moderator instead of appearing with a case.",
+    )

@@ -76,6 +76,7 @@ _WORDS = {
     "kil": "kill", "kiling": "killing", "kms.": "kill myself", "selfharm": "self harm",
     "selfharming": "self harming", "sh": "self harm", "od": "overdose", "oding": "overdosing",
     "od'd": "overdosed", "odd": "overdosed", "overdoze": "overdose", "overdos": "overdose",
+    "sum": "some", "takin": "taking", "thru": "through", "tho": "though",
     "tabs": "tablets", "tabz": "tablets", "tablts": "tablets", "pils": "pills",
     "medz": "meds", "meds": "meds", "medicaton": "medication", "medicatin": "medication",
     "medcation": "medication", "medecine": "medicine", "medicen": "medicine",
@@ -103,10 +104,25 @@ _PHRASES = [
 _INVISIBLE = re.compile(r"[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
                         r"\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f"
                         r"\ufeff\uffa0]")
-_SENTENCE = re.compile(r"(?:[.!?;\n\r]+|\s-\s|:\)|\s\u2022\s)+")
-_NON_WORD = re.compile(r"[^a-z0-9'&]+")
+_SENTENCE = re.compile(r"(?:[.!?;:\n\r]+(?!\d)|\s-\s|\s\u2022\s)+")
+_NON_WORD = re.compile(r"[^a-z0-9'&,]+")
+_COMMA = re.compile(r"\s*,+\s*")
 _SPACED_LETTERS = re.compile(r"\b(?:[a-z][ .\-_*]){3,}[a-z]\b")
 _RUNS = re.compile(r"([a-z])\1{2,}")
+_CONTRACTIONS = [
+    (re.compile(r"\b(?:can't|cannot)\b"), "cannot"),
+    (re.compile(r"\bwon't\b"), "will not"),
+    (re.compile(r"\bshan't\b"), "shall not"),
+    (re.compile(r"\bain't\b"), "am not"),
+    (re.compile(r"n't\b"), " not"),
+    (re.compile(r"'ll\b"), " will"),
+    (re.compile(r"'re\b"), " are"),
+    (re.compile(r"'ve\b"), " have"),
+    (re.compile(r"'d\b"), " would"),
+    (re.compile(r"\bi'm\b"), "i am"),
+    (re.compile(r"\b(he|she|it|that|what|who|there|here|where|how|everyone|nobody|someone|"
+                r"somebody|this|everything|nothing|life)'s\b"), r"\1 is"),
+]
 
 
 @dataclass(frozen=True)
@@ -135,8 +151,16 @@ class Normaliser:
     """Makes the `words` form; knows the rules' vocabulary, so a stretched word
     ("killlll", "anymoreeee") is shortened to the spelling the rules use."""
 
-    def __init__(self, vocabulary: Iterable[str] = ()):
+    def __init__(self, vocabulary: Iterable[str] = (), fuzzy: Iterable[str] = ()):
         self.vocabulary = frozenset(vocabulary)
+        # One slip of the finger in a long word the rules care about ("metforman",
+        # "suicdal", "insuln"): every spelling with one letter dropped points back to it.
+        self.near: dict[str, str] = {}
+        for word in fuzzy:
+            if len(word) >= 6:
+                self.near.setdefault(word, word)
+                for i in range(len(word)):
+                    self.near.setdefault(word[:i] + word[i + 1:], word)
 
     def __call__(self, text: str) -> Normalised:
         plain = fold(text or "")
@@ -150,19 +174,40 @@ class Normaliser:
     def words_of(self, chunk: str) -> str:
         chunk = _SPACED_LETTERS.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group()), chunk)
         chunk = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), chunk)
-        chunk = chunk.replace("'", "")
+        if "'" in chunk:
+            for pattern, replacement in _CONTRACTIONS:
+                chunk = pattern.sub(replacement, chunk)
+            chunk = chunk.replace("'", "")
+        chunk = _COMMA.sub(" , ", _NON_WORD.sub(" ", chunk))  # commas mark clauses
         out = []
-        for word in _NON_WORD.sub(" ", chunk).split():
+        for word in chunk.split():
             word = word.strip("&")
             if not word:
                 continue
             if _RUNS.search(word):
                 word = self.unstretch(word)
-            out.append(_WORDS.get(word, word))
+            word = _WORDS.get(word, word)
+            if len(word) >= 5 and word not in self.vocabulary and word not in _WORDS:
+                word = self.correct(word)
+            out.append(word)
         text = " ".join(out)
         for pattern, replacement in _PHRASES:
             text = pattern.sub(replacement, text)
         return text
+
+    def correct(self, word: str) -> str:
+        """"takin" → "taking"; one letter missing, extra or wrong in a watched word."""
+        if word.endswith("in") and word + "g" in self.vocabulary:
+            return word + "g"
+        if not self.near or len(word) < 6:
+            return word
+        if word in self.near:  # a letter missing
+            return self.near[word]
+        for i in range(len(word)):  # a letter extra, or (both sides dropped) one wrong
+            found = self.near.get(word[:i] + word[i + 1:])
+            if found is not None and abs(len(found) - len(word)) <= 1:
+                return found
+        return word
 
     def unstretch(self, word: str) -> str:
         """Runs of three or more of a letter become two if that spells a known word,

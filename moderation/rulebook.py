@@ -132,8 +132,11 @@ def sync_site_pack(rule_model, pack=None) -> tuple[int, int]:
             "kind": "raw" if rule.raw else "pattern", "pattern": rule.raw or rule.pattern,
             "unless": rule.unless, "guards": ",".join(rule.guards),
             "validator": rule.check, "concern": rule.concern,
+            "requires": rule.requires, "scope": rule.scope,
             "description": rule.description, "test_phrase": rule.test,
         }
+        known = {f.name for f in rule_model._meta.get_fields()}
+        fields = {k: v for k, v in fields.items() if k in known}  # older migration states
         row = rule_model.objects.filter(group__isnull=True, key=rule.key).first()
         if row is None:
             rule_model.objects.create(key=rule.key, **fields)

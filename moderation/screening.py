@@ -35,7 +35,7 @@ SITE_PACK = PACK_DIR / "site.toml"
 # A gap of up to N words that never steps over a negation: "you should never stop your
 # meds" must not match "you should ... stop your meds".
 _GAP = re.compile(r"\(\?:\\w\+ \)\{0,(\d+)\}")
-_NEG_FREE_GAP = r"(?:(?!(?:not|never|no|without) )\w+ ){0,%s}"
+_NEG_FREE_GAP = r"(?:(?!(?:not|never|no|without) )[\w,]+ ){0,%s}"
 _MACRO = re.compile(r"\{([A-Z_]+[0-9]*)\}")
 _NEGATORS = frozenset({"not", "never", "no", "cannot", "without", "nor"})
 _FILLERS = frozenset({
@@ -61,6 +61,8 @@ class Rule:
     guards: tuple[str, ...] = ()
     unless: str = ""
     concern: str = "self"  # "other": worry about someone else
+    requires: str = ""  # only when this is found somewhere in the whole text
+    scope: str = "sentence"  # or "message": match across sentence ends
     description: str = ""
     test: str = ""
     source: str = "site"  # "site" or "group"
@@ -145,11 +147,11 @@ _GENERIC_MAILBOX = frozenset({
     "office", "admin", "team", "advice", "care", "jo", "feedback", "complaints", "pals",
     "bookings", "reception", "careline", "helpdesk", "noreply", "no-reply",
 })
-_ORG_MAIL_DOMAIN = re.compile(r"(?:\.gov\.uk|\.nhs\.uk|nhs\.net|\.ac\.uk|\.police\.uk|"
-                              r"samaritans\.org|shout\.org)$")
+_ORG_MAIL_DOMAIN = re.compile(r"(?:samaritans\.org|shout\.org|giveusashout\.org|"
+                              r"childline\.org\.uk|nhs\.uk)$")
 _MAIL_PROVIDERS = re.compile(
     r"\b(?:gmail|googlemail|hotmail|yahoo|outlook|live|icloud|me|mac|aol|btinternet|"
-    r"sky|virginmedia|talktalk|protonmail|proton|mail|gmx|ymail|msn|example|tiscali|"
+    r"sky|virginmedia|talktalk|protonmail|proton|mail|gmx|ymail|msn|tiscali|"
     r"blueyonder|ntlworld|plusnet|zoho|hey|fastmail)\b"
 )
 _AREA_CODES = (
@@ -204,7 +206,7 @@ def _check_email(found: str, before: str) -> bool:
         return False
     local, domain = parts[0].strip(), parts[1]
     domain = re.sub(r"\s?(?:\(dot\)|\[dot\]|\{dot\}| dot )\s?", ".", domain).replace(" ", "")
-    if local in _GENERIC_MAILBOX or _ORG_MAIL_DOMAIN.search(domain):
+    if local in _GENERIC_MAILBOX or _ORG_MAIL_DOMAIN.search(domain) and "." not in local:
         return False
     if "@" in found:
         return True
@@ -275,6 +277,12 @@ class _Compiled:
     regex: re.Pattern
     unless: re.Pattern | None
     on_words: bool
+    requires: re.Pattern | None = None
+
+
+FUZZY_LISTS = ("MEDS", "CONTROLLED")
+FUZZY_WORDS = ("suicide", "suicidal", "overdose", "overdosed", "myself", "antidepressants",
+               "paracetamol", "painkillers", "tablets", "medication")
 
 
 @dataclass
@@ -298,10 +306,9 @@ class RuleSet:
                 vocabulary.update(re.findall(r"[a-z]{3,}", rule.pattern))
             except RuleError as error:  # a broken group rule never breaks posting
                 self.errors.append((rule.key, str(error)))
-        self.normaliser = Normaliser(vocabulary)
-        word_rules = [c.regex.pattern for c in self.compiled if c.on_words]
-        self._any_words = re.compile("|".join(f"(?:{p})" for p in word_rules)) \
-            if word_rules else None
+        fuzzy = {w for name in FUZZY_LISTS
+                 for w in re.findall(r"[a-z]{7,}", self.lexicon.get(name, ""))}
+        self.normaliser = Normaliser(vocabulary, fuzzy=fuzzy | set(FUZZY_WORDS))
 
     def screen(self, text: str) -> Verdict:
         text = (text or "")[:MAX_SCREEN_CHARS]
@@ -310,13 +317,22 @@ class RuleSet:
         norm = self.normaliser(text)
         matches = []
         seen = set()
-        quick = self._any_words
-        candidate_sentences = [s for s in norm.sentences if quick and quick.search(s)]
+        sentences = norm.sentences
+        whole = norm.words
+        present: dict[str, bool] = {}  # `requires` answers, shared by rules that ask alike
         for item in self.compiled:
             if item.rule.key in seen:
                 continue
-            if item.on_words:
-                hit = any(self._hit_words(item, s) for s in candidate_sentences)
+            if item.requires is not None:
+                known = present.get(item.requires.pattern)
+                if known is None:
+                    known = present[item.requires.pattern] = bool(item.requires.search(whole))
+                if not known:
+                    continue
+            if item.on_words and item.rule.scope == "message":
+                hit = bool(sentences) and self._hit_words(item, whole)
+            elif item.on_words:
+                hit = any(self._hit_words(item, s) for s in sentences)
             else:
                 hit = self._hit_raw(item, norm)
             if hit:
@@ -337,11 +353,13 @@ class RuleSet:
 
     def _hit_raw(self, item: _Compiled, norm: Normalised) -> bool:
         check = CHECKS.get(item.rule.check)
-        for m in item.regex.finditer(norm.plain):
-            if item.unless is not None and item.unless.search(norm.plain):
-                return False
+        if item.unless is not None and item.unless.search(norm.plain):
+            return False
+        pos = 0
+        while (m := item.regex.search(norm.plain, pos)) is not None:
             if check is None or check(m.group(), norm.plain[max(0, m.start() - 60):m.start()]):
                 return True
+            pos = m.start() + 1  # a refused match may hide a real one inside it
         return False
 
     @property
@@ -350,14 +368,15 @@ class RuleSet:
                                   self.lexicon.get("DISMISS", ""))
 
 
-_GUIDANCE = (r"(?:said|says|say|told|tells|tell|advised|advises|advice|suggested|suggests|"
-             r"recommended|recommends|agreed|agrees|asked|wants|supervised|supervising|"
-             r"supervision|prescribed|prescribes|reviewed|review|reduced|reducing|changed|"
-             r"changing|switched|switching|started|stopped|stopping|took me off|taken me off|"
-             r"taking me off|weaning|tapering|plan|planned|with|under|after|talk|talking|"
-             r"speak|speaking|spoke|check|checked|checking|ask|discuss|discussed|consult|"
-             r"consulted|see|seeing|saw|appointment|okayed|ok d|happy for me|signed off|"
-             r"cleared|confirmed|decided|instructions|guidance|letter|plan)")
+_GUIDANCE = (r"(?:said|says|say|told me|told him|told her|told us|told them|advised|advises|"
+             r"advice|suggested|suggests|recommended|recommends|agreed|agrees|supervised|"
+             r"supervising|supervision|prescribed|prescribes|reviewed|review|reduced|reducing|"
+             r"changed|changing|switched|switching|took me off|taken me off|taking me off|"
+             r"weaning|tapering|plan|planned|under|talk to|talking to|talked to|speak to|"
+             r"speaking to|spoke to|check with|checked with|checking with|ask|asked|discuss|"
+             r"discussed|consult|consulted|appointment|okayed|happy for me|signed off|cleared|"
+             r"confirmed|decided|instructions|guidance|letter|wants me to|with my|with your|"
+             r"with the|after seeing|saw my|see your|see a)")
 
 
 @cache
@@ -405,12 +424,15 @@ def compile_rule(rule: Rule, lexicon: dict[str, str] | None = None) -> _Compiled
             regex = re.compile(rf"(?<![a-z0-9])(?:{body})(?![a-z0-9])")
         else:
             regex = re.compile(rule.raw)
-        unless = None
+        unless = requires = None
         if rule.unless:
             unless = re.compile(rf"(?<![a-z0-9])(?:{expand(rule.unless, lexicon)})(?![a-z0-9])")
+        if rule.requires:
+            requires = re.compile(
+                rf"(?<![a-z0-9])(?:{expand(rule.requires, lexicon)})(?![a-z0-9])")
     except re.error as error:
         raise RuleError(f"Rule {rule.key}: the pattern isn't valid ({error}).") from None
-    return _Compiled(rule, regex, unless, bool(rule.pattern))
+    return _Compiled(rule, regex, unless, bool(rule.pattern), requires)
 
 
 def combine(matches: Iterable[Match]) -> Verdict:
@@ -444,6 +466,7 @@ def rule_from_dict(data: dict, *, source: str = "site") -> Rule:
         pattern=_flatten(data.get("pattern", "")), raw=_flatten(data.get("raw", "")),
         check=data.get("check", ""), guards=tuple(data.get("guards", ())),
         unless=_flatten(data.get("unless", "")), concern=data.get("concern", "self"),
+        requires=_flatten(data.get("requires", "")), scope=data.get("scope", "sentence"),
         description=data.get("description", ""), test=data.get("test", ""), source=source,
     )
 

@@ -9,7 +9,7 @@ from django.db.models.functions import Coalesce
 
 from community import policy
 from community.models import ChatMessage, Group, Membership
-from moderation.models import AuditEntry, Case, Flag
+from moderation.models import AuditEntry, Case, Flag, ScreeningRule
 
 
 def audit_entries_for_group(group: Group) -> QuerySet[AuditEntry]:
@@ -131,3 +131,35 @@ def health(groups, now) -> list[dict]:
          "decisions": sorted(r["decisions"].items())}
         for r in rows.values()
     ]
+
+
+# --- screening ----------------------------------------------------------------------------
+
+
+def group_rules(group: Group) -> QuerySet[ScreeningRule]:
+    """A group's own watched words, newest first, with who added them."""
+    return (ScreeningRule.objects.filter(group=group).select_related("created_by")
+            .order_by("-created_at", "-pk"))
+
+
+def site_rules_by_category() -> list[dict]:
+    """The site's rules as moderators may read them: what each is about, what happens and
+    a phrase it catches (never the patterns themselves)."""
+    from moderation.screening import load_pack
+
+    labels = dict(ScreeningRule.Category.choices)
+    actions = dict(ScreeningRule.Action.choices)
+    rows = list(ScreeningRule.objects.filter(group__isnull=True, enabled=True)
+                .order_by("category", "key").values("key", "category", "action",
+                                                    "description", "test_phrase"))
+    if not rows and not ScreeningRule.objects.filter(group__isnull=True).exists():
+        rows = [{"key": r.key, "category": r.category, "action": r.action,
+                 "description": r.description, "test_phrase": r.test}
+                for r in load_pack().rules]
+    out = []
+    for category, label in labels.items():
+        found = [{**row, "action_label": actions.get(row["action"], row["action"])}
+                 for row in rows if row["category"] == category]
+        if found:
+            out.append({"category": category, "label": label, "rules": found})
+    return out

@@ -39,6 +39,11 @@ class ScreeningRule(models.Model):
     pattern = models.TextField(max_length=8000)
     unless = models.TextField(max_length=8000, blank=True,
                               help_text="Skip the rule when this is in the same sentence.")
+    requires = models.TextField(max_length=4000, blank=True,
+                                help_text="Only when this is found somewhere in the text.")
+    scope = models.CharField(max_length=8, default="sentence",
+                             choices=[("sentence", "Within one sentence"),
+                                      ("message", "Across the whole message")])
     guards = models.CharField(max_length=60, blank=True,
                               help_text="Comma-separated: negated, clinician.")
     validator = models.CharField(max_length=12, blank=True,
@@ -77,6 +82,7 @@ class ScreeningRule(models.Model):
             pattern="" if self.kind == self.Kind.RAW else text,
             raw=text if self.kind == self.Kind.RAW else "",
             check=self.validator, unless=self.unless, concern=self.concern,
+            requires=self.requires, scope=self.scope,
             guards=tuple(g.strip() for g in self.guards.split(",") if g.strip()),
             description=self.description or (f"Watched by this group: {self.pattern[:60]}"
                                               if self.group_id else ""),
