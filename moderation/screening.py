@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from moderation.gates import necessary_literals
 from moderation.normalise import MAX_SCREEN_CHARS, Normalised, Normaliser
 
 CATEGORIES = ("crisis", "unsafe_advice", "privacy", "abuse", "spam")
@@ -278,6 +279,7 @@ class _Compiled:
     unless: re.Pattern | None
     on_words: bool
     requires: re.Pattern | None = None
+    gate: re.Pattern | None = None  # finds a fragment every match contains (gates.py)
 
 
 FUZZY_LISTS = ("MEDS", "CONTROLLED")
@@ -319,9 +321,12 @@ class RuleSet:
         seen = set()
         sentences = norm.sentences
         whole = norm.words
+        plain = norm.plain
         present: dict[str, bool] = {}  # `requires` answers, shared by rules that ask alike
         for item in self.compiled:
             if item.rule.key in seen:
+                continue
+            if item.gate is not None and not item.gate.search(whole if item.on_words else plain):
                 continue
             if item.requires is not None:
                 known = present.get(item.requires.pattern)
@@ -432,7 +437,9 @@ def compile_rule(rule: Rule, lexicon: dict[str, str] | None = None) -> _Compiled
                 rf"(?<![a-z0-9])(?:{expand(rule.requires, lexicon)})(?![a-z0-9])")
     except re.error as error:
         raise RuleError(f"Rule {rule.key}: the pattern isn't valid ({error}).") from None
-    return _Compiled(rule, regex, unless, bool(rule.pattern), requires)
+    fragments = necessary_literals(regex.pattern)
+    gate = re.compile("|".join(re.escape(f) for f in sorted(fragments))) if fragments else None
+    return _Compiled(rule, regex, unless, bool(rule.pattern), requires, gate)
 
 
 def combine(matches: Iterable[Match]) -> Verdict:

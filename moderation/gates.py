@@ -1,0 +1,95 @@
+"""Cheap gates in front of expensive patterns.
+
+Most messages are ordinary; a rule's full regular expression is only worth running if
+the text contains at least one of the literal fragments every match of it must contain.
+`necessary_literals` works that set out from the pattern itself (so rules stay plain
+data), and a gate is a handful of substring tests, far cheaper than a regex search
+that tries a long alternation at every position.
+"""
+
+from __future__ import annotations
+
+import re
+from re import _constants as C  # noqa: N812
+from re import _parser as sre_parse
+
+MAX_LITERALS = 400  # beyond this, a gate costs about what the search does
+
+
+_COMMON_WORDS = (
+    "a an and are as at be but by do for from have he her his i if in is it its me my no "
+    "not of on or our she so that the their them they this to up us was we what when who "
+    "will with you your all any can just get got one out how more some been were would "
+    "could should about there then than them"
+)
+_COMMON = frozenset(_COMMON_WORDS.split())
+
+
+def _cost(fragment: str) -> float:
+    """How likely a fragment is to be in an ordinary message (lower is more selective)."""
+    core = fragment.strip()
+    if len(core) < 3 or core in _COMMON or " " in core and all(
+            w in _COMMON for w in core.split()):
+        return 1.0
+    return 1.0 / (len(core) - 1) ** 2
+
+
+def _choose(options: list[frozenset[str]]) -> frozenset[str] | None:
+    """Of several sets that would each do, the most selective."""
+    useful = [o for o in options if all(len(x.strip()) >= 2 for x in o)]
+    if not useful:
+        return None
+    return min(useful, key=lambda s: sum(_cost(x) for x in s))
+
+
+def _need(items) -> frozenset[str] | None:
+    """A set S such that every match of this sequence contains some s in S, or None."""
+    options: list[frozenset[str]] = []
+    run = []
+    for op, arg in list(items) + [(None, None)]:
+        if op is C.LITERAL:
+            run.append(chr(arg))
+            continue
+        if run:
+            options.append(frozenset({"".join(run)}))
+            run = []
+        if op is C.SUBPATTERN:
+            found = _need(arg[-1])
+        elif op is C.BRANCH:
+            parts = [_need(alt) for alt in arg[1]]
+            found = None if any(p is None for p in parts) else frozenset().union(*parts)
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT, getattr(C, "POSSESSIVE_REPEAT", None)):
+            low, _high, inner = arg
+            found = _need(inner) if low >= 1 else None
+        else:
+            found = None
+        if found:
+            options.append(found)
+    return _choose(options)
+
+
+def _prune(strings: frozenset[str]) -> frozenset[str]:
+    """Drop any string that contains another one of the set (the shorter one will do)."""
+    kept = []
+    for s in sorted(strings, key=len):
+        if not any(k in s for k in kept):
+            kept.append(s)
+    return frozenset(kept)
+
+
+def necessary_literals(pattern: str) -> frozenset[str] | None:
+    try:
+        found = _need(sre_parse.parse(pattern))
+    except (re.error, RecursionError, TypeError, ValueError):
+        return None
+    if not found:
+        return None
+    found = _prune(found)
+    if len(found) > MAX_LITERALS or sum(_cost(x) for x in found) >= 12.0:
+        return None  # so common a gate would almost always pass: not worth having
+    return found
+
+
+def passes(gate: frozenset[str] | None, text: str) -> bool:
+    return gate is None or any(s in text for s in gate)
+
