@@ -105,7 +105,13 @@ _INVISIBLE = re.compile(r"[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u18
                         r"\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f"
                         r"\ufeff\uffa0]")
 _SENTENCE = re.compile(r"(?:[.!?;:\n\r]+(?!\d)|\s-\s|\s\u2022\s)+")
-_NON_WORD = re.compile(r"[^a-z0-9'&,]+")
+_NON_WORD = re.compile(r"[^a-z0-9'&,*]+")
+_MASKABLE_WORDS = (
+    "bitch bitches faggot faggots fag fags paki pakis retard retarded slag slut cunt twat "
+    "whore nigger niggers fuck fucking fucker shit shite tranny trannies dyke dykes spastic "
+    "wanker bastard prick dick cock kill suicide"
+)
+_MASKABLE = _MASKABLE_WORDS.split()
 _COMMA = re.compile(r"\s*,+\s*")
 _SPACED_LETTERS = re.compile(r"\b(?:[a-z][ .\-_*]){3,}[a-z]\b")
 _RUNS = re.compile(r"([a-z])\1{2,}")
@@ -123,6 +129,16 @@ _CONTRACTIONS = [
     (re.compile(r"\b(he|she|it|that|what|who|there|here|where|how|everyone|nobody|someone|"
                 r"somebody|this|everything|nothing|life)'s\b"), r"\1 is"),
 ]
+
+
+def _unmask(word: str) -> str:
+    """"b*tch", "f**k": a starred word read as the word it hides, if it is one of ours."""
+    shape = re.compile("".join("[a-z]{1,3}" if ch == "*" else re.escape(ch)
+                               for ch in re.sub(r"\*+", "*", word)) + "$")
+    for candidate in _MASKABLE:
+        if shape.match(candidate):
+            return candidate
+    return word.replace("*", "")
 
 
 @dataclass(frozen=True)
@@ -181,9 +197,11 @@ class Normaliser:
         chunk = _COMMA.sub(" , ", _NON_WORD.sub(" ", chunk))  # commas mark clauses
         out = []
         for word in chunk.split():
-            word = word.strip("&")
+            word = word.strip("&*")
             if not word:
                 continue
+            if "*" in word:
+                word = _unmask(word)
             if _RUNS.search(word):
                 word = self.unstretch(word)
             word = _WORDS.get(word, word)

@@ -73,13 +73,13 @@ def ruleset_for(group=None) -> RuleSet:
     ruleset = _rulesets.get(key)
     if ruleset is not None:
         return ruleset
-    rules = _site_rules()
-    if key is not None:
+    if key is None:
+        ruleset = RuleSet(_site_rules(), load_pack().lexicon)
+    else:
         from moderation.models import ScreeningRule
 
-        rules += [row.as_rule()
-                  for row in ScreeningRule.objects.filter(group_id=key, enabled=True)]
-    ruleset = RuleSet(rules, load_pack().lexicon)
+        own = [row.as_rule() for row in ScreeningRule.objects.filter(group_id=key, enabled=True)]
+        ruleset = ruleset_for(None).extended(own)  # the site rules are compiled once
     with _lock:
         _rulesets[key] = ruleset
     return ruleset

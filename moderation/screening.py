@@ -312,6 +312,21 @@ class RuleSet:
                  for w in re.findall(r"[a-z]{7,}", self.lexicon.get(name, ""))}
         self.normaliser = Normaliser(vocabulary, fuzzy=fuzzy | set(FUZZY_WORDS))
 
+    def extended(self, rules: Sequence[Rule]) -> RuleSet:
+        """These rules plus more (a group's own): only the new ones are compiled."""
+        more = RuleSet.__new__(RuleSet)
+        more.rules = [*self.rules, *rules]
+        more.lexicon = self.lexicon
+        more.compiled = list(self.compiled)
+        more.errors = list(self.errors)
+        more.normaliser = self.normaliser
+        for rule in rules:
+            try:
+                more.compiled.append(compile_rule(rule, self.lexicon))
+            except RuleError as error:
+                more.errors.append((rule.key, str(error)))
+        return more
+
     def screen(self, text: str) -> Verdict:
         text = (text or "")[:MAX_SCREEN_CHARS]
         if not text.strip():
