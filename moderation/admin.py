@@ -54,8 +54,8 @@ class ScreeningRuleAdmin(SiteStaffCanEdit, admin.ModelAdmin):
     actions = ["turn_on", "turn_off"]
     fieldsets = [
         (None, {"fields": ["key", "group", "category", "action", "enabled", "description"]}),
-        ("What it matches", {"fields": ["kind", "pattern", "unless", "guards", "validator",
-                                        "concern", "test_phrase"]}),
+        ("What it matches", {"fields": ["kind", "pattern", "unless", "requires", "scope",
+                                        "guards", "validator", "concern", "test_phrase"]}),
         ("History", {"fields": ["edited", "created_by", "created_at", "updated_at"]}),
     ]
 

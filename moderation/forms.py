@@ -88,9 +88,25 @@ class GuidelinesForm(forms.Form):
 class WatchwordForm(forms.Form):
     """A watched word or pattern for one group, and a phrase to try it on.
 
-    Every field is optional here: "Test" works with or without a draft, and the service
-    says what is missing when saving.
+    The rule's fields are needed to save; "Test" works with or without them (an empty
+    pattern tries the rules already there), so they are optional when testing.
     """
+
+    use_required_attribute = False  # the browser must never stop "Test" on an empty box
+
+    REQUIRED_TO_SAVE = {
+        "kind": "Please choose a word or phrase, or a pattern.",
+        "pattern": "Please type the word, phrase or pattern to watch for.",
+        "category": "Please choose what it is about.",
+        "action": "Please choose what should happen.",
+    }
+
+    def __init__(self, *args, saving: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, message in self.REQUIRED_TO_SAVE.items():
+            self.fields[name].required = saving
+            self.fields[name].error_messages["required"] = message
+            self.fields[name].error_messages["invalid_choice"] = message
 
     kind = forms.ChoiceField(
         label="What kind?", widget=forms.RadioSelect, initial="phrase", required=False,

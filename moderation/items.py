@@ -109,7 +109,7 @@ def set_visibility(item: Item, state: str, *, case: Case | None = None) -> None:
             and ChatMessage.objects.filter(pk=obj.pk, status=ChatMessage.Status.HELD).exists()):
         from community.services.chat import release_held_message
 
-        release_held_message(obj)  # never seen by others: it arrives now, in order
+        item.obj = release_held_message(obj, case=case)  # never seen: it arrives now
         return
     model = ChatMessage if item.kind == Case.Kind.CHAT_MESSAGE else Post
     model.objects.filter(pk=obj.pk).update(status=state)

@@ -35,7 +35,7 @@ _HOMOGLYPHS = str.maketrans({
 # Digits and symbols standing in for letters, only inside words that also have letters.
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t",
                        "@": "a", "$": "s", "!": "i", "|": "l", "€": "e", "+": "t"})
-_LEET_WORD = re.compile(r"[a-z0-9@$!|€+]*[a-z][a-z0-9@$!|€+]*|[0-9@$!|€+]+[a-z][a-z0-9@$!|€+]*")
+_LEET_WORD = re.compile(r"[a-z0-9@$!|€+]+")  # linear: letters are checked in _deleet
 
 # Whole words rewritten before matching (after apostrophes are dropped).
 _WORDS = {
@@ -163,6 +163,19 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold().translate(_HOMOGLYPHS)
 
 
+def _deleet(m: re.Match) -> str:
+    """"k1ll", "$uicide", "k!ll" → letters; "help!" and "07700" stay as they are."""
+    word = m.group()
+    if not any("a" <= ch <= "z" for ch in word):
+        return word
+    core = word.rstrip("!|+")
+    return core.translate(_LEET) + word[len(core):]
+
+
+def _unspace(m: re.Match) -> str:
+    return re.sub(r"[ .\-_*]", "", m.group())
+
+
 class Normaliser:
     """Makes the `words` form; knows the rules' vocabulary, so a stretched word
     ("killlll", "anymoreeee") is shortened to the spelling the rules use."""
@@ -180,16 +193,18 @@ class Normaliser:
 
     def __call__(self, text: str) -> Normalised:
         plain = fold(text or "")
+        # Before splitting into sentences: "s.u.i.c.i.d.a.l" and "k!ll" are words.
+        letters = _LEET_WORD.sub(_deleet, _SPACED_LETTERS.sub(_unspace, plain))
         sentences = []
-        for chunk in _SENTENCE.split(plain):
+        for chunk in _SENTENCE.split(letters):
             words = self.words_of(chunk)
             if words:
                 sentences.append(words)
         return Normalised(plain=plain, sentences=tuple(sentences))
 
     def words_of(self, chunk: str) -> str:
-        chunk = _SPACED_LETTERS.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group()), chunk)
-        chunk = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), chunk)
+        chunk = _SPACED_LETTERS.sub(_unspace, chunk)
+        chunk = _LEET_WORD.sub(_deleet, chunk)
         if "'" in chunk:
             for pattern, replacement in _CONTRACTIONS:
                 chunk = pattern.sub(replacement, chunk)
@@ -217,7 +232,7 @@ class Normaliser:
         """"takin" → "taking"; one letter missing, extra or wrong in a watched word."""
         if word.endswith("in") and word + "g" in self.vocabulary:
             return word + "g"
-        if not self.near or len(word) < 6:
+        if not self.near or not 6 <= len(word) <= 30:  # no drug or crisis word is longer
             return word
         if word in self.near:  # a letter missing
             return self.near[word]

@@ -143,6 +143,9 @@ _TECH_CONTEXT = re.compile(
     r"isbn|version|build|timestamp|epoch|unix)\W{0,3}(?:no\.?|number|#|:)?\W{0,3}$"
 )
 _NHS_CONTEXT = re.compile(r"(?:nhs|chi|health|hospital|patient)\b[^.\n]{0,40}$")
+_TECH_NEARBY = re.compile(
+    r"\b(?:order|ref|reference|invoice|tracking|account|transaction|booking|ticket|serial|"
+    r"claim|policy|membership|parcel|delivery|confirmation|customer)\b[^.\n]{0,30}$")
 _GENERIC_MAILBOX = frozenset({
     "info", "help", "helpline", "support", "enquiries", "enquiry", "contact", "hello",
     "office", "admin", "team", "advice", "care", "jo", "feedback", "complaints", "pals",
@@ -230,8 +233,12 @@ def _check_address(found: str, before: str) -> bool:
 
 def _check_nhs(found: str, before: str) -> bool:
     digits = re.sub(r"\D", "", found)
-    if not _nhs_valid(digits) or _TECH_CONTEXT.search(before):
+    if not _nhs_valid(digits):
         return False
+    if _NHS_CONTEXT.search(before):
+        return True
+    if _TECH_CONTEXT.search(before) or _TECH_NEARBY.search(before):
+        return False  # an order number that happens to pass the check digit
     if re.search(r"[\s\-]", found):
         return True  # written 3-3-4, as the NHS prints it
     return bool(_NHS_CONTEXT.search(before)) or digits[0] in "3456789"

@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 from community import policy
 from community.models import ChatMessage, Group, Membership
 from moderation.models import AuditEntry, Case, Flag, ScreeningRule
+from moderation.screening import load_pack
 
 
 def audit_entries_for_group(group: Group) -> QuerySet[AuditEntry]:
@@ -145,8 +146,6 @@ def group_rules(group: Group) -> QuerySet[ScreeningRule]:
 def site_rules_by_category() -> list[dict]:
     """The site's rules as moderators may read them: what each is about, what happens and
     a phrase it catches (never the patterns themselves)."""
-    from moderation.screening import load_pack
-
     labels = dict(ScreeningRule.Category.choices)
     actions = dict(ScreeningRule.Action.choices)
     rows = list(ScreeningRule.objects.filter(group__isnull=True, enabled=True)

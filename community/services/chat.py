@@ -224,17 +224,32 @@ def _notify_mentions(actor: User, group: Group, message: ChatMessage) -> None:
                url=f"{chat_url}#message-{message.pk}")
 
 
-def release_held_message(message: ChatMessage) -> None:
-    """A moderator let a held message through: it takes the next place in the group's
-    sequence (so every open chat receives it, in order) and is broadcast after commit."""
+def release_held_message(message: ChatMessage, *, case=None) -> ChatMessage:
+    """A moderator let a held message through. Nobody else has seen it, so it arrives
+    now: stored again as a new row, which gives it the next id and place in the group
+    (ids rise in the order messages become visible, so catch-up with `?after=` finds it),
+    and the review case moves to the new row. Broadcast after commit."""
     with transaction.atomic():
-        message.seq = _next_seq(message.group_id)
-        message.status = ChatMessage.Status.PUBLISHED
-        ChatMessage.objects.filter(pk=message.pk).update(seq=message.seq,
-                                                          status=message.status)
-        _broadcast(message)
-        if message.author is not None:
-            _notify_mentions(message.author, message.group, message)
+        held = ChatMessage.objects.select_for_update().get(pk=message.pk)
+        seq = _next_seq(held.group_id)
+        released = ChatMessage.objects.create(
+            group_id=held.group_id, seq=seq, author_id=held.author_id,
+            client_id=f"{held.client_id[:40]}:released:{held.pk}", body=held.body,
+            body_html=held.body_html, status=ChatMessage.Status.PUBLISHED,
+            created_at=held.created_at,
+        )
+        Case.objects.filter(chat_message=held).update(chat_message=released)
+        if case is not None:
+            case.chat_message = released
+        held.delete()
+        # The author's client still knows it by its client_id: keep that.
+        ChatMessage.objects.filter(pk=released.pk).update(client_id=held.client_id)
+        released.client_id = held.client_id
+        released = ChatMessage.objects.select_related("group", "author").get(pk=released.pk)
+        _broadcast(released)
+        if released.author is not None:
+            _notify_mentions(released.author, released.group, released)
+    return released
 
 
 def remove_chat_message(*, actor: User, message: ChatMessage, reason: str) -> ChatMessage:

@@ -194,8 +194,10 @@ def test_phrase(group: Group, phrase: str, draft: ScreeningRule | None = None
     ruleset = rulebook.ruleset_for(group)
     if draft is not None:
         extra = _draft_as_rule(draft)
-        rules = [r for r in ruleset.rules if r.key != extra.key] + [extra]
-        ruleset = screening.RuleSet(rules, screening.load_pack().lexicon)
+        # The site's rules stay compiled; the group's own are added again, with the draft
+        # standing in for the rule it changes (if any).
+        own = [r for r in ruleset.rules if r.source == "group" and r.key != extra.key]
+        ruleset = rulebook.ruleset_for(None).extended([*own, extra])
     verdict = ruleset.screen(phrase)
     if not verdict.matches:
         return verdict
