@@ -190,3 +190,59 @@ class GroupSearchForm(forms.Form):
     kind = forms.ChoiceField(
         label="Kind of group", required=False, choices=[("", "Any kind"), *Group.Kind.choices]
     )
+
+
+class SignpostForm(forms.Form):
+    """One of a group's own signposts: where to turn, and when the help panel shows it."""
+
+    topic = forms.ChoiceField(
+        label="When should it be shown?", widget=forms.RadioSelect,
+        initial="support",
+        choices=[
+            ("crisis", "Crisis: when someone may be at risk"),
+            ("health", "Health: when someone writes about medicines or treatment"),
+            ("support", "Support: on the group's resources page and the help page"),
+        ],
+        error_messages={"required": "Please choose when it should be shown.",
+                        "invalid_choice": "Please choose when it should be shown."},
+    )
+    name = forms.CharField(label="Name of the service", max_length=100,
+                           error_messages={"required": "Please give the name of the service."})
+    who_for = forms.CharField(label="Who is it for?", max_length=200, required=False,
+                              help_text="For example: anyone with COPD, and their carers.")
+    phone = forms.CharField(label="Phone number", max_length=40, required=False)
+    text_number = forms.CharField(label="Text message number", max_length=40, required=False)
+    email = forms.EmailField(
+        label="Email address", max_length=254, required=False,
+        error_messages={"invalid": "Please give an email address like name@example.org."},
+    )
+    url = forms.CharField(label="Website", max_length=200, required=False,
+                          help_text="The full address, starting with https://")
+    hours = forms.CharField(label="Opening hours", max_length=100, required=False,
+                            help_text="For example: weekdays 9am to 5pm.")
+    description = forms.CharField(
+        label="What can they help with?", max_length=300, required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    position = forms.IntegerField(
+        label="Order on the page", min_value=0, max_value=999, required=False, initial=0,
+        help_text="Lower numbers come first.",
+    )
+
+    def fields_for_service(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["position"] = data.get("position") or 0
+        return data
+
+
+class ResourceForm(forms.Form):
+    title = forms.CharField(label="Title", max_length=150,
+                            error_messages={"required": "Please give it a title."})
+    url = forms.CharField(label="Web address", max_length=200, required=False,
+                          help_text="The full address, starting with https://")
+    body = forms.CharField(
+        label="Notes or a short guide", max_length=10000, required=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="You can use simple formatting: **bold**, lists and links. Give a web "
+        "address, or write something here (or both).",
+    )

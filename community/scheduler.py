@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from community.services.notifications import send_daily_digests
+from community.services.signposts import remind_signpost_checks
 from moderation.services.cases import escalate_unclaimed_urgent, expire_claims
 
 
@@ -25,4 +26,5 @@ JOBS: tuple[Job, ...] = (
     Job("urgent cases to site staff", escalate_unclaimed_urgent, 60),
     Job("idle claims let go", expire_claims, 5 * 60),
     Job("daily email summaries", send_daily_digests, 15 * 60),
+    Job("signpost re-check reminders", remind_signpost_checks, 24 * 60 * 60),
 )

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+from django.conf import settings
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
 from community import policy
-from community.models import ChatMessage, Group, Invite, Membership, Notification
+from community.models import (
+    ChatMessage,
+    Group,
+    Invite,
+    Membership,
+    Notification,
+    Resource,
+    Signpost,
+)
+from community.signposts import CHECKED, shipped
 
 
 def group_directory(user, *, q: str = "", kind: str = "") -> QuerySet[Group]:
@@ -154,3 +166,45 @@ def chat_by_seq(group_id: int, *, after_seq: int, upto_seq: int, limit: int = 50
 
 def chat_message_in_group(group_id: int, message_id: int) -> bool:
     return ChatMessage.objects.filter(group_id=group_id, pk=message_id).exists()
+
+
+# --- signposts and resources -------------------------------------------------------------
+
+TOPIC_ORDER = (Signpost.Topic.CRISIS, Signpost.Topic.HEALTH, Signpost.Topic.SUPPORT)
+TOPIC_HEADINGS = {
+    Signpost.Topic.CRISIS: "If you or someone else may be at risk",
+    Signpost.Topic.HEALTH: "Health advice and medicines",
+    Signpost.Topic.SUPPORT: "Support and information",
+}
+
+
+def group_signposts(group: Group) -> QuerySet[Signpost]:
+    return Signpost.objects.filter(group=group).order_by("position", "name", "pk")
+
+
+def site_signposts(region: str | None = None) -> list[Signpost]:
+    """The region's site signposts from the database; the shipped ones (unsaved) when the
+    database has none, so "Get help now" is never empty."""
+    region = (region or settings.KINDRED_REGION).upper()
+    rows = list(Signpost.objects.filter(group__isnull=True, region=region)
+                .order_by("position", "pk"))
+    if rows:
+        return rows
+    checked = date.fromisoformat(CHECKED)
+    return [Signpost(region=region, position=i, last_checked=checked, **entry)
+            for i, entry in enumerate(shipped(region))]
+
+
+def by_topic(signposts) -> list[dict]:
+    """Signposts grouped crisis first, then health, then support; empty topics left out."""
+    groups = []
+    for topic in TOPIC_ORDER:
+        rows = [s for s in signposts if s.topic == topic]
+        if rows:
+            groups.append({"topic": topic.value, "heading": TOPIC_HEADINGS[topic],
+                           "signposts": rows})
+    return groups
+
+
+def group_resources(group: Group) -> QuerySet[Resource]:
+    return Resource.objects.filter(group=group).select_related("added_by")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from community.views import chat, groups, invites, moderator
+from community.views import chat, groups, invites, library, moderator, screening
 
 app_name = "groups"
 
@@ -35,4 +35,32 @@ urlpatterns = [
         name="revoke_invite",
     ),
     path("<slug:slug>/log/", moderator.audit_log, name="audit_log"),
+    path("<slug:slug>/screening/", screening.screening, name="screening"),
+    path("<slug:slug>/screening/site/", screening.site_rules, name="screening_site"),
+    path(
+        "<slug:slug>/screening/<int:rule_id>/delete/",
+        screening.delete_rule,
+        name="screening_delete",
+    ),
+    path("<slug:slug>/signposts/", library.signposts, name="signposts"),
+    path(
+        "<slug:slug>/signposts/<int:signpost_id>/", library.signpost_edit, name="signpost_edit"
+    ),
+    path(
+        "<slug:slug>/signposts/<int:signpost_id>/delete/",
+        library.signpost_delete,
+        name="signpost_delete",
+    ),
+    path("<slug:slug>/resources/", library.resources, name="resources"),
+    path("<slug:slug>/resources/new/", library.resource_new, name="resource_new"),
+    path(
+        "<slug:slug>/resources/<int:resource_id>/edit/",
+        library.resource_edit,
+        name="resource_edit",
+    ),
+    path(
+        "<slug:slug>/resources/<int:resource_id>/delete/",
+        library.resource_delete,
+        name="resource_delete",
+    ),
 ]

@@ -29,6 +29,7 @@ class Notification(models.Model):
         CASE_DECISION = "case_decision", "A moderator's decision"
         FLAG_REVIEWED = "flag_reviewed", "Your flag was looked at"
         APPEAL = "appeal", "Appeal"
+        SIGNPOST_CHECK = "signpost_check", "Signposts to re-check"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"

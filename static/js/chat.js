@@ -178,13 +178,29 @@ if (root) {
     box.append(h, p);
     if (resources && resources.length) {
       const ul = document.createElement("ul");
+      const link = (href, label) => {
+        const a = document.createElement("a");
+        a.href = href;
+        a.textContent = label;
+        return a;
+      };
       for (const r of resources) {
         const li = document.createElement("li");
         const name = document.createElement("strong");
-        name.textContent = r.name;
+        if (r.url && /^https:\/\//.test(r.url)) {
+          const a = link(r.url, r.name);
+          a.rel = "noopener nofollow";
+          name.append(a);
+        } else {
+          name.textContent = r.name;
+        }
         li.append(name);
-        if (r.phone) li.append(` ${r.phone}`);
-        if (r.text) li.append(`: ${r.text}`);
+        if (r.phone) li.append(" · call ", link(`tel:${r.phone.replace(/\s+/g, "")}`, r.phone));
+        if (r.text_number) {
+          li.append(" · text ", link(`sms:${r.text_number.replace(/\s+/g, "")}`, r.text_number));
+        }
+        if (r.email) li.append(" · email ", link(`mailto:${r.email}`, r.email));
+        if (r.text) li.append(document.createElement("br"), r.text);
         if (r.hours) li.append(` (${r.hours})`);
         ul.append(li);
       }

@@ -14,9 +14,18 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from community.models import ChatMessage, Group, Invite, Membership, Notification, User
+from community.models import (
+    ChatMessage,
+    Group,
+    Invite,
+    Membership,
+    Notification,
+    Resource,
+    Signpost,
+    User,
+)
 from forums.models import TREE_KEY_WIDTH, Category, Post, Reaction, Thread, ThreadFollow
-from moderation.models import Appeal, AuditEntry, Case, Flag
+from moderation.models import Appeal, AuditEntry, Case, Flag, ScreeningRule
 from tests.community.conftest import ACTIVE_KEYS
 from tests.conftest import ROLES, add_membership
 
@@ -37,6 +46,9 @@ THREAD = "thread"  # a forum thread page of the group (any ?post= and #fragment)
 QUEUE = "queue"  # the moderation queue
 CASE = "case"  # a moderation case page, of a case of this group
 APPEAL = "appeal"  # the author's page about a decision on a case of this group
+SCREENING = "screening"  # the group's watched words page
+SIGNPOSTS = "signposts"  # the group's signposts page
+RESOURCES = "resources"  # the group's resources library
 
 
 def row(*values) -> dict:
@@ -157,6 +169,18 @@ GROUP_ROUTES = {
     # Flagging the plain member's chat message (other kinds: `test_flag_page_access`).
     "moderation:flag": ("get", FLAG_PAGE),
     "moderation:guidelines": ("get", MODERATOR_PAGE),
+    # Screening and signposts are moderator pages; so is keeping the resources library
+    # (see `build_library`). Reading the library is content, like the forum index.
+    "groups:screening": ("get", MODERATOR_PAGE),
+    "groups:screening_site": ("get", MODERATOR_PAGE),
+    "groups:screening_delete": ("post", moderator_post(SCREENING)),
+    "groups:signposts": ("get", MODERATOR_PAGE),
+    "groups:signpost_edit": ("get", MODERATOR_PAGE),
+    "groups:signpost_delete": ("post", moderator_post(SIGNPOSTS)),
+    "groups:resources": ("get", CONTENT),
+    "groups:resource_new": ("get", MODERATOR_PAGE),
+    "groups:resource_edit": ("get", MODERATOR_PAGE),
+    "groups:resource_delete": ("post", moderator_post(RESOURCES)),
 }
 
 # Pages that belong to no group: (method, path, outcome for anonymous, for anyone signed in)
@@ -311,6 +335,41 @@ def cases(world, forums, django_db_blocker):
     return world.cases
 
 
+@dataclass
+class LibraryBits:
+    """One group's watched word, signpost and resource in the world."""
+
+    rule: ScreeningRule
+    signpost: Signpost
+    resource: Resource
+
+
+def build_library(world) -> dict[str, LibraryBits]:
+    library = {}
+    for key, group in world.groups.items():
+        owner = world.people[key]["owner"]
+        library[key] = LibraryBits(
+            rule=ScreeningRule.objects.create(
+                group=group, kind="phrase", pattern=f"access word {key}", category="spam",
+                action="flag", created_by=owner),
+            signpost=Signpost.objects.create(
+                group=group, topic="support", name=f"Access helpline {key}",
+                phone="0800 000 000", updated_by=owner),
+            resource=Resource.objects.create(
+                group=group, title=f"Access leaflet {key}", url="https://example.org/",
+                added_by=owner),
+        )
+    return library
+
+
+@pytest.fixture(scope="module", autouse=True)
+def library(world, django_db_blocker):
+    """Watched words, signposts and resources for the world, made once per module."""
+    with django_db_blocker.unblock():
+        world.library = build_library(world)
+    return world.library
+
+
 FLAG_KINDS = ("chat_message", "post", "thread", "profile")
 
 
@@ -373,6 +432,12 @@ def group_url(name: str, world, key: str, *, slug: str | None = None,
         kwargs.update(membership_id=world.memberships[key]["member"].pk, action="remove")
     elif name == "groups:revoke_invite":
         kwargs.update(invite_id=world.invites[key].pk)
+    elif name == "groups:screening_delete":
+        kwargs.update(rule_id=world.library[key].rule.pk)
+    elif name in ("groups:signpost_edit", "groups:signpost_delete"):
+        kwargs.update(signpost_id=world.library[key].signpost.pk)
+    elif name in ("groups:resource_edit", "groups:resource_delete"):
+        kwargs.update(resource_id=world.library[key].resource.pk)
     elif name == "groups:remove_message":
         message = ChatMessage.objects.filter(group=group).first() or _chat_message(
             group, world.people[key]["member"]
@@ -401,7 +466,8 @@ def where_to(outcome: str, group: Group | None) -> str:
     if outcome == QUEUE:
         return reverse("moderation:queue")
     names = {HOME: "groups:home", MEMBERS: "groups:members", REQUESTS: "groups:requests",
-             INVITES: "groups:invites", CHAT: "groups:chat"}
+             INVITES: "groups:invites", CHAT: "groups:chat", SCREENING: "groups:screening",
+             SIGNPOSTS: "groups:signposts", RESOURCES: "groups:resources"}
     return reverse(names[outcome], kwargs={"slug": group.slug})
 
 
@@ -517,8 +583,21 @@ def _off_duty(world, key, role):
                                      actor=world.people[key][role]).count() == 1
 
 
+def _library_row_deleted(model, field: str, action: str):
+    def check(world, key, role):
+        row = getattr(world.library[key], field)
+        assert not model.objects.filter(pk=row.pk).exists()
+        assert AuditEntry.objects.filter(group=world.groups[key], action=action,
+                                         actor=world.people[key][role]).count() == 1
+    return check
+
+
 # What an allowed POST must have done.
 EFFECTS = {
+    "groups:screening_delete": _library_row_deleted(ScreeningRule, "rule",
+                                                    "screening.rule_deleted"),
+    "groups:signpost_delete": _library_row_deleted(Signpost, "signpost", "signpost.deleted"),
+    "groups:resource_delete": _library_row_deleted(Resource, "resource", "resource.deleted"),
     "moderation:claim": _claimed,
     "moderation:decide": _decided,
     "moderation:decide_appeal": _appeal_decided,
@@ -577,9 +656,29 @@ def group_state(group: Group, *, forum: bool = False, moderation: bool = False) 
     )
 
 
+LIBRARY_ROUTES = frozenset({
+    "groups:screening", "groups:screening_site", "groups:screening_delete",
+    "groups:signposts", "groups:signpost_edit", "groups:signpost_delete", "groups:resources",
+    "groups:resource_new", "groups:resource_edit", "groups:resource_delete",
+})
+
+
+def library_state(group: Group) -> tuple:
+    """The group's watched words, signposts, resources and screening setting."""
+    return (
+        sorted(ScreeningRule.objects.filter(group=group).values_list(
+            "pk", "pattern", "category", "action", "enabled")),
+        sorted(Signpost.objects.filter(group=group).values_list(
+            "pk", "name", "phone", "topic", "last_checked")),
+        sorted(Resource.objects.filter(group=group).values_list("pk", "title", "url", "body")),
+        Group.objects.filter(pk=group.pk).values_list("hold_unsafe_advice", flat=True).get(),
+    )
+
+
 def route_state(name: str, group: Group) -> tuple:
-    return group_state(group, forum=name.startswith("forums:"),
-                       moderation=name.startswith("moderation:"))
+    state = group_state(group, forum=name.startswith("forums:"),
+                        moderation=name.startswith("moderation:"))
+    return state + library_state(group) if name in LIBRARY_ROUTES else state
 
 
 @pytest.fixture

@@ -25,7 +25,10 @@ class Command(BaseCommand):
         last_run: dict[str, float] = {}
         while True:
             for job in JOBS:
-                due = last_run.get(job.name, 0.0) + job.every_seconds <= time.monotonic()
+                # Every job runs once at start: the monotonic clock may be younger than a
+                # daily job's interval, so "never run" must not be read as "ran at zero".
+                last = last_run.get(job.name)
+                due = last is None or last + job.every_seconds <= time.monotonic()
                 if once or due:
                     last_run[job.name] = time.monotonic()
                     try:

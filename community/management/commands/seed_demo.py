@@ -40,6 +40,19 @@ GROUPS = [
             "What would you like to get from the group?",
             "Do you live with type 1 diabetes yourself, or care for someone who does?",
         ],
+        "signposts": [{
+            "topic": "health", "name": "Diabetes UK helpline", "phone": "0345 123 2399",
+            "hours": "Monday to Friday, 9am to 6pm",
+            "description": "Confidential advice about living with diabetes.",
+            "url": "https://www.diabetes.org.uk/how_we_help/helpline",
+            "who_for": "Anyone affected by diabetes.",
+        }],
+        "resources": [{
+            "title": "Sick day rules: a reminder to check with your team",
+            "body": "When you're unwell your blood sugar can run high even if you're not "
+                    "eating. Your diabetes team can give you your own sick day rules: ask "
+                    "them at your next review, and keep them somewhere easy to find.",
+        }],
     },
     {
         "slug": "copd-breathe-easy-glasgow",
@@ -53,6 +66,17 @@ GROUPS = [
         "in touch here between meetings.",
         "welcome_message": "Lovely to have you. Our next meeting is on the group page.",
         "questions": ["Which part of Glasgow or the west of Scotland are you in?"],
+        "signposts": [{
+            "topic": "health", "name": "Chest Heart & Stroke Scotland advice line",
+            "phone": "0808 801 0899", "hours": "Monday to Friday, 9am to 4pm",
+            "description": "Free advice from nurses about lung and heart conditions.",
+            "url": "https://www.chss.org.uk/", "who_for": "Anyone in Scotland.",
+        }],
+        "resources": [{
+            "title": "Asthma + Lung UK: living with COPD",
+            "url": "https://www.asthmaandlung.org.uk/conditions/copd-chronic-obstructive-"
+                   "pulmonary-disease",
+        }],
     },
     {
         "slug": "carers-corner",
@@ -141,6 +165,7 @@ class Command(BaseCommand):
                            ("Priya", "member")):
             self._ensure_member(group, people[name], role, founder)
         self._ensure_conversation(group, people)
+        self._ensure_help(group, spec, people["Fiona"])
         if spec["slug"] == "type-1-diabetes":
             alex = people["Alex"]
             if not Membership.objects.filter(user=alex, group=group).exists():
@@ -175,6 +200,18 @@ class Command(BaseCommand):
         reply(actor=people["Priya"], thread=thread,
               body="Honestly, finding this group. And writing my questions down before "
               "appointments.")
+
+    def _ensure_help(self, group: Group, spec: dict, founder) -> None:
+        """The group's own signposts and a first resource (demo charity details)."""
+        from community.models import Resource, Signpost
+        from community.services.signposts import save_group_signpost, save_resource
+
+        for fields in spec.get("signposts", []):
+            if not Signpost.objects.filter(group=group, name=fields["name"]).exists():
+                save_group_signpost(actor=founder, group=group, **fields)
+        for fields in spec.get("resources", []):
+            if not Resource.objects.filter(group=group, title=fields["title"]).exists():
+                save_resource(actor=founder, group=group, **fields)
 
     def _ensure_member(self, group: Group, person, role: str, founder) -> None:
         row = Membership.objects.filter(user=person, group=group).first()
