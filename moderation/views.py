@@ -22,7 +22,7 @@ from community.views.groups import add_errors
 from moderation import items as item_kinds
 from moderation import selectors
 from moderation.forms import AppealForm, DecisionForm, FlagForm, GuidelinesForm
-from moderation.models import Appeal, Case
+from moderation.models import Appeal, Case, ScreeningRule
 from moderation.services.appeals import appeal_decision, can_appeal, decide_appeal
 from moderation.services.cases import (
     claim_case,
@@ -62,6 +62,9 @@ def _case_for(request, case_id: int) -> Case:
     return case
 
 
+SCREEN_LABELS = dict(ScreeningRule.Category.choices)
+
+
 def case_detail(request, case_id: int, form=None, appeal_form=None):
     case = _case_for(request, case_id)
     appeal = Appeal.objects.filter(case=case).select_related("author", "assigned_to").first()
@@ -75,6 +78,8 @@ def case_detail(request, case_id: int, form=None, appeal_form=None):
         "can_review_appeal": appeal is not None and appeal.status == Appeal.Status.OPEN
         and request.user.pk != case.resolved_by_id,
         "signposts": crisis_signposts() if case.urgent else [],
+        "screened": [{**m, "category_label": SCREEN_LABELS.get(m.get("category"), "")}
+                     for m in case.screening],
     }, status=400 if (form is not None or appeal_form is not None) else 200)
 
 

@@ -612,3 +612,18 @@ def test_page_held_message_is_shown_to_its_author_with_a_note_and_to_no_one_else
     assert "waiting for a moderator" in html
     assert UNSAFE in html
     assert UNSAFE not in logged_in(room.ben).get(room.url).content.decode()
+
+
+def test_case_page_says_which_screening_rules_caught_it(room, client):
+    """Moderators see why screening opened the case, in words, not patterns."""
+    result = post_chat_message(actor=room.ada, group=room.group, client_id="why",
+                               body="I want to end it all")
+    case = Case.objects.get(chat_message=result.message)
+    client.force_login(room.moderator)
+    page = client.get(f"/moderation/cases/{case.pk}/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Caught by screening" in text
+    assert "Talks about ending their life." in text
+    assert "Someone may be in crisis" in text
+    assert "(?:" not in text  # never the raw pattern
