@@ -93,3 +93,87 @@ def necessary_literals(pattern: str) -> frozenset[str] | None:
 def passes(gate: frozenset[str] | None, text: str) -> bool:
     return gate is None or any(s in text for s in gate)
 
+
+
+def trie_pattern(words) -> str:
+    """One regular expression for many literal strings, shaped as a trie
+    ("kill", "killing", "kit" → `ki(?:ll(?:ing)?|t)`): at each position the engine follows
+    one branch per character instead of trying every string in turn."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        keys = sorted(k for k in node if k)
+        if not keys:
+            return ""
+        alternatives = [re.escape(k) + build(node[k]) for k in keys]
+        inner = alternatives[0] if len(alternatives) == 1 else f"(?:{'|'.join(alternatives)})"
+        if "" in node:  # a string may end here
+            inner = f"(?:{inner})?"
+        return inner
+
+    return build(trie)
+
+
+def split_alternatives(pattern: str) -> list[str]:
+    """`a|b|(c|d)` → ["a", "b", "(c|d)"]: the top-level alternatives of a pattern."""
+    parts, depth, start, i, in_class = [], 0, 0, 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    return parts
+
+
+_LITERAL = re.compile(r"[a-z0-9 &'\-]+")
+
+
+def compact_alternation(pattern: str) -> str:
+    """`(?:a|b|c|x\\w+)` with the plain words folded into a trie; anything else kept."""
+    body = pattern[3:-1] if pattern.startswith("(?:") and _spans_all(pattern) else pattern
+    parts = split_alternatives(body)
+    words = [p for p in parts if _LITERAL.fullmatch(p)]
+    if len(words) < 4:
+        return pattern
+    others = [p for p in parts if not _LITERAL.fullmatch(p)]
+    return "(?:" + "|".join([trie_pattern(words), *others]) + ")"
+
+
+def _spans_all(pattern: str) -> bool:
+    """Does the group opened at the start close only at the very end?"""
+    depth, i, in_class = 0, 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return i == len(pattern) - 1
+        i += 1
+    return False

@@ -114,6 +114,7 @@ _MASKABLE_WORDS = (
 _MASKABLE = _MASKABLE_WORDS.split()
 _COMMA = re.compile(r"\s*,+\s*")
 _SPACED_LETTERS = re.compile(r"\b(?:[a-z][ .\-_*]){3,}[a-z]\b")
+_HAS_SPACED = re.compile(r"\b[a-z][ .\-_*][a-z][ .\-_*][a-z][ .\-_*][a-z]\b")
 _RUNS = re.compile(r"([a-z])\1{2,}")
 _CONTRACTIONS = [
     (re.compile(r"\b(?:can't|cannot)\b"), "cannot"),
@@ -154,6 +155,8 @@ class Normalised:
 def fold(text: str) -> str:
     """The `plain` form: what the writer meant each character to be, in lower case."""
     text = text[:MAX_SCREEN_CHARS]
+    if text.isascii():  # most messages: nothing to unify but case
+        return text.lower()
     text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
     text = "".join(
@@ -161,6 +164,18 @@ def fold(text: str) -> str:
         if not unicodedata.combining(ch) and unicodedata.category(ch) != "Cf"
     )
     return unicodedata.normalize("NFKC", text).casefold().translate(_HOMOGLYPHS)
+
+
+_HAS_LEET = re.compile(r"[a-z][0-9@$!|€+]|[0-9@$!|€+][a-z]")
+
+
+def _letters(text: str) -> str:
+    """Spaced and dotted letters joined, digits and symbols inside words read as letters."""
+    if _HAS_SPACED.search(text):
+        text = _SPACED_LETTERS.sub(_unspace, text)
+    if _HAS_LEET.search(text):
+        text = _LEET_WORD.sub(_deleet, text)
+    return text
 
 
 def _deleet(m: re.Match) -> str:
@@ -194,7 +209,7 @@ class Normaliser:
     def __call__(self, text: str) -> Normalised:
         plain = fold(text or "")
         # Before splitting into sentences: "s.u.i.c.i.d.a.l" and "k!ll" are words.
-        letters = _LEET_WORD.sub(_deleet, _SPACED_LETTERS.sub(_unspace, plain))
+        letters = _letters(plain)
         sentences = []
         for chunk in _SENTENCE.split(letters):
             words = self.words_of(chunk)
@@ -203,8 +218,7 @@ class Normaliser:
         return Normalised(plain=plain, sentences=tuple(sentences))
 
     def words_of(self, chunk: str) -> str:
-        chunk = _SPACED_LETTERS.sub(_unspace, chunk)
-        chunk = _LEET_WORD.sub(_deleet, chunk)
+        chunk = _letters(chunk)
         if "'" in chunk:
             for pattern, replacement in _CONTRACTIONS:
                 chunk = pattern.sub(replacement, chunk)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from moderation.gates import necessary_literals
+from moderation.gates import compact_alternation, necessary_literals, trie_pattern
 from moderation.normalise import MAX_SCREEN_CHARS, Normalised, Normaliser
 
 CATEGORIES = ("crisis", "unsafe_advice", "privacy", "abuse", "spam")
@@ -250,12 +250,17 @@ CHECKS = {"phone": _check_phone, "email": _check_email, "postcode": _check_postc
 
 # --- compiling ----------------------------------------------------------------------------
 
+@cache
+def _compacted(value: str) -> str:
+    return compact_alternation(value)
+
+
 def expand(pattern: str, lexicon: dict[str, str]) -> str:
     def macro(m: re.Match) -> str:
         name = m.group(1)
         if name not in lexicon:
             raise RuleError(f"Unknown word list {{{name}}}.")
-        return lexicon[name]
+        return _compacted(lexicon[name])
 
     for _ in range(3):  # lexicon entries may use other entries
         pattern = _MACRO.sub(macro, pattern)
@@ -460,7 +465,7 @@ def compile_rule(rule: Rule, lexicon: dict[str, str] | None = None) -> _Compiled
     except re.error as error:
         raise RuleError(f"Rule {rule.key}: the pattern isn't valid ({error}).") from None
     fragments = necessary_literals(regex.pattern)
-    gate = re.compile("|".join(re.escape(f) for f in sorted(fragments))) if fragments else None
+    gate = re.compile(trie_pattern(fragments)) if fragments else None
     return _Compiled(rule, regex, unless, bool(rule.pattern), requires, gate)
 
 
