@@ -6,15 +6,27 @@ Writes go through `community.services`; reads shaped for pages live in
 
 from community.models.chat import ChatMessage
 from community.models.groups import Group, Invite, JoinQuestion, Membership, new_invite_token
+from community.models.meetings import (
+    CheckIn,
+    CheckInReceipt,
+    Meeting,
+    MeetingReminder,
+    MeetingReply,
+)
 from community.models.notifications import Notification
 from community.models.people import User, UserManager
 from community.models.signposts import Resource, Signpost
 
 __all__ = [
     "ChatMessage",
+    "CheckIn",
+    "CheckInReceipt",
     "Group",
     "Invite",
     "JoinQuestion",
+    "Meeting",
+    "MeetingReminder",
+    "MeetingReply",
     "Membership",
     "Notification",
     "Resource",

@@ -40,6 +40,19 @@ class Group(models.Model):
     )
     format = models.CharField(max_length=8, choices=Format.choices, default=Format.ONLINE)
     town = models.CharField(max_length=100, blank=True, help_text="Town or area it meets in.")
+    place_id = models.PositiveIntegerField(
+        null=True, blank=True, help_text="GeoNames id of the town (see gazetteer.py)."
+    )
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="local_groups",
+        help_text="The online group this local group started from.",
+    )
+    checkins_enabled = models.BooleanField(
+        default=False, help_text="Ask members once a month, anonymously, how much the group "
+        "has helped (results shown when at least 5 answer).",
+    )
     privacy = models.CharField(max_length=10, choices=Privacy.choices, default=Privacy.APPROVAL)
     rules = models.TextField(max_length=4000, blank=True)
     welcome_message = models.TextField(max_length=2000, blank=True)
@@ -138,6 +151,26 @@ class Membership(models.Model):
     on_duty = models.BooleanField(
         default=True, help_text="Moderators off duty get no pushes about new cases."
     )
+    share_nearby = models.BooleanField(
+        default=False, help_text="Let people near me know I'm here (only a count is ever "
+        "shown, never who).",
+    )
+    class EmailChoice(models.TextChoices):
+        ACCOUNT = "", "As in my account settings"
+        OFF = "off", "No emails from this group"
+        IMMEDIATE = "immediate", "An email for each notification"
+        DAILY = "daily", "One daily summary"
+
+    email_notifications = models.CharField(
+        "emails from this group", max_length=10, choices=EmailChoice.choices, blank=True,
+        default=EmailChoice.ACCOUNT,
+    )
+    calendar_token = models.CharField(
+        max_length=48, null=True, blank=True, unique=True,
+        help_text="Private address of this member's calendar feed for the group.",
+    )
+    welcome_seen_at = models.DateTimeField(null=True, blank=True)
+    greeted_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -30,6 +30,12 @@ class Notification(models.Model):
         FLAG_REVIEWED = "flag_reviewed", "Your flag was looked at"
         APPEAL = "appeal", "Appeal"
         SIGNPOST_CHECK = "signpost_check", "Signposts to re-check"
+        MEETING_REMINDER = "meeting_reminder", "Meeting tomorrow"
+        MEETING_CANCELLED = "meeting_cancelled", "Meeting cancelled"
+        MEETING_NEW = "meeting_new", "New meeting"
+        LOCAL_GROUP = "local_group", "A local group near you"
+        GREETING = "greeting", "Welcome to the group"
+        CHECKIN = "checkin", "Monthly check-in"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"

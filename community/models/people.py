@@ -46,6 +46,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         blank=True,
         help_text="Optional and private: only used to suggest groups near you.",
     )
+    home_place_id = models.PositiveIntegerField(
+        null=True, blank=True, help_text="GeoNames id of the home town (see gazetteer.py)."
+    )
+    home_latitude = models.FloatField(null=True, blank=True)
+    home_longitude = models.FloatField(null=True, blank=True)
     appear_offline = models.BooleanField(
         default=False, help_text="Hide you from the 'who's here now' list in chat."
     )
