@@ -5,6 +5,7 @@ site's session cookie before any consumer runs.
 """
 
 import os
+import threading
 
 from django.core.asgi import get_asgi_application
 
@@ -16,6 +17,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
+from moderation import screening  # noqa: E402
+
+# Compile the screening rules now, off the event loop, rather than on someone's first
+# message (it takes a second or two).
+threading.Thread(target=screening.warm, name="warm-screening", daemon=True).start()
 
 application = ProtocolTypeRouter(
     {

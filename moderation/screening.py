@@ -20,7 +20,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from moderation.gates import compact_alternation, necessary_literals, trie_pattern
@@ -314,9 +314,10 @@ class RuleSet:
         vocabulary: set[str] = set()
         for value in self.lexicon.values():
             vocabulary.update(re.findall(r"[a-z]{3,}", value))
+        lexicon_key = tuple(sorted(self.lexicon.items()))
         for rule in self.rules:
             try:
-                self.compiled.append(compile_rule(rule, self.lexicon))
+                self.compiled.append(_compile_cached(rule, lexicon_key))
                 vocabulary.update(re.findall(r"[a-z]{3,}", rule.pattern))
             except RuleError as error:  # a broken group rule never breaks posting
                 self.errors.append((rule.key, str(error)))
@@ -436,6 +437,20 @@ def _negated(sentence: str, start: int) -> bool:
         if word not in _FILLERS:
             return False
     return False
+
+
+@lru_cache(maxsize=2048)
+def _compile_cached(rule: Rule, lexicon_key: tuple) -> _Compiled:
+    """Rules are frozen values: the same rule is compiled once per process, however many
+    rule sets (the site's, each group's) include it."""
+    return compile_rule(rule, dict(lexicon_key))
+
+
+def warm() -> None:
+    """Compile the shipped pack ahead of the first message (called at server start in a
+    background thread), so nobody's first message waits for it."""
+    pack = load_pack()
+    RuleSet(pack.rules, pack.lexicon).screen("warming up")
 
 
 def compile_rule(rule: Rule, lexicon: dict[str, str] | None = None) -> _Compiled:
