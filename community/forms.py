@@ -7,6 +7,7 @@ import re
 from django import forms
 from django.conf import settings
 
+from community.forms_places import RADIUS_CHOICES, autocomplete_attrs, clean_town
 from community.models import Group, Membership, User
 from community.services.profiles import display_name_taken
 
@@ -55,6 +56,7 @@ class ProfileForm(forms.Form):
     home_town = forms.CharField(
         label="Home town", max_length=100, required=False,
         help_text="Optional and private: nobody else sees it.",
+        widget=forms.TextInput(attrs=autocomplete_attrs("home_town")),
     )
     appear_offline = forms.BooleanField(
         label="Appear offline in chat", required=False,
@@ -75,6 +77,10 @@ class ProfileForm(forms.Form):
             self.cleaned_data["display_name"], exclude_pk=getattr(self.user, "pk", None)
         )
 
+    def clean_home_town(self) -> str:
+        """A town from the gazetteer (see forms_places), or a clear error with suggestions."""
+        return clean_town(self, "home_town")
+
 
 class GroupForm(forms.Form):
     name = forms.CharField(label="Group name", max_length=80)
@@ -87,7 +93,8 @@ class GroupForm(forms.Form):
         help_text="If the group is about one condition, name it. For example: COPD.",
     )
     format = forms.ChoiceField(label="Online or local?", choices=Group.Format.choices)
-    town = forms.CharField(label="Town or area", max_length=100, required=False)
+    town = forms.CharField(label="Town or area", max_length=100, required=False,
+                           widget=forms.TextInput(attrs=autocomplete_attrs("town")))
     privacy = forms.ChoiceField(
         label="Who can join?", choices=Group.Privacy.choices, initial=Group.Privacy.APPROVAL,
         widget=forms.RadioSelect,
@@ -122,6 +129,10 @@ class GroupForm(forms.Form):
             self.cleaned_data.get(f"question_{i}", "")
             for i in range(settings.KINDRED_MAX_JOIN_QUESTIONS)
         ]
+
+    def clean_town(self) -> str:
+        """A town from the gazetteer, so the group can be found by distance."""
+        return clean_town(self, "town")
 
 
 class JoinRequestForm(forms.Form):
@@ -190,6 +201,16 @@ class GroupSearchForm(forms.Form):
     kind = forms.ChoiceField(
         label="Kind of group", required=False, choices=[("", "Any kind"), *Group.Kind.choices]
     )
+    near = forms.CharField(
+        label="Near (town or village)", max_length=100, required=False,
+        help_text="Local groups nearest this town come first.",
+        widget=forms.TextInput(attrs=autocomplete_attrs("near")),
+    )
+    radius = forms.ChoiceField(label="Within", choices=RADIUS_CHOICES, initial="25",
+                               required=False)
+
+    def clean_near(self) -> str:
+        return clean_town(self, "near")
 
 
 class SignpostForm(forms.Form):

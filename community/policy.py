@@ -222,6 +222,32 @@ def can_welcome(user: AnyUser | None, group: Group) -> bool:
     }
 
 
+def can_view_group_health(user: AnyUser | None, group: Group) -> bool:
+    """Group health (aggregated figures, never names): like the other moderator pages."""
+    return can_moderate(user, group)
+
+
+def can_change_checkins(user: AnyUser | None, group: Group) -> bool:
+    """Switching the anonymous monthly check-in on or off is for owners (and site staff)."""
+    return can_manage_roles(user, group)
+
+
+def can_check_in(user: AnyUser | None, group: Group) -> bool:
+    """Members answer the monthly check-in when the group has it switched on."""
+    return bool(group.checkins_enabled) and is_member(user, group)
+
+
+def can_greet(user: AnyUser | None, group: Group, newcomer: Membership | None) -> bool:
+    """Welcomers, moderators and owners greet an approved member (not themselves)."""
+    return (
+        can_welcome(user, group)
+        and newcomer is not None
+        and newcomer.group_id == group.pk
+        and newcomer.status == Membership.Status.APPROVED
+        and newcomer.user_id != getattr(user, "pk", None)
+    )
+
+
 def can_request_to_join(user: AnyUser | None, group: Group) -> bool:
     """Open and approval groups take requests from signed-in people who are not in them."""
     if not is_authenticated(user) or group.status != Group.Status.ACTIVE:

@@ -275,6 +275,10 @@ USE_TZ = True
 
 # --- Kindred --------------------------------------------------------------------------
 KINDRED_REGION = env_str("KINDRED_REGION", "GB").upper()
+# The address people use to reach the site, for links in emails (no request there).
+KINDRED_SITE_URL = env_str("KINDRED_SITE_URL", "").rstrip("/")
+# The port `make run` serves on, for email links when only a loopback host is allowed.
+KINDRED_LOCAL_PORT = env_str("PORT", "8000")
 KINDRED_GROUPS_NEED_APPROVAL = env_bool("KINDRED_GROUPS_NEED_APPROVAL", not DEBUG)
 KINDRED_MAX_JOIN_QUESTIONS = 5
 KINDRED_JOIN_ANSWER_MAX_LENGTH = 1000

@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
 
-from community.views import health, pages, people
+from community.views import email_prefs, health, pages, people, places
+from community.views import meetings as meeting_pages
 from forums import views as forum_views
 
 admin.site.site_header = "Kindred site administration"
@@ -23,9 +24,12 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("people/<int:user_id>/", people.person, name="person"),
     path("notifications/", people.notifications, name="notifications"),
+    path("places/", places.place_search, name="places"),
     path("notifications/read/", people.notifications_read, name="notifications_read"),
+    path("email/unsubscribe/<str:token>/", email_prefs.unsubscribe, name="email_unsubscribe"),
     path("groups/<slug:slug>/forum/", include("forums.urls")),
     path("groups/", include("community.urls")),
+    path("calendar/<str:token>.ics", meeting_pages.calendar_feed_view, name="calendar_feed"),
     path("search/", forum_views.site_search, name="search"),
     path("moderation/", include("moderation.urls")),
     path("admin/", admin.site.urls),

@@ -67,6 +67,9 @@ def create_group(
     if errors:
         raise ValidationError(errors)
     needs_approval = settings.KINDRED_GROUPS_NEED_APPROVAL and not actor.is_staff
+    from community.services.local_groups import locate_town  # it builds on this module
+
+    located = locate_town(town)  # resolved once, here: town name, place id and lat/lon
     for _attempt in range(3):
         try:
             with transaction.atomic():
@@ -77,8 +80,8 @@ def create_group(
                     kind=kind,
                     condition=condition.strip(),
                     format=format,
-                    town=town.strip(),
                     privacy=privacy,
+                    **located,
                     rules=rules.strip(),
                     welcome_message=welcome_message.strip(),
                     status=Group.Status.PENDING if needs_approval else Group.Status.ACTIVE,
@@ -126,7 +129,12 @@ def _decide_group(*, actor: User, group: Group, approve: bool, reason: str) -> G
 
 
 def approve_group(*, actor: User, group: Group, reason: str = "") -> Group:
-    return _decide_group(actor=actor, group=group, approve=True, reason=reason)
+    group = _decide_group(actor=actor, group=group, approve=True, reason=reason)
+    if group.parent_id is not None and group.status == Group.Status.ACTIVE:
+        from community.services.local_groups import announce_local_group
+
+        announce_local_group(group=group)  # tells each nearby member once, however called
+    return group
 
 
 def decline_group(*, actor: User, group: Group, reason: str = "") -> Group:

@@ -67,19 +67,10 @@ def _announce_membership_change(membership: Membership) -> None:
 
 
 def _tell_welcomers(group: Group, newcomer: User) -> None:
-    welcomers = User.objects.filter(
-        memberships__group=group,
-        memberships__status=Status.APPROVED,
-        memberships__role=Role.WELCOMER,
-    ).exclude(pk=newcomer.pk)
-    for welcomer in welcomers:
-        notify(
-            user=welcomer,
-            kind=Notification.Kind.NEW_MEMBER,
-            text=f"{newcomer.display_name} has joined {group.name}. Say hello!",
-            url=group.get_absolute_url(),
-            group=group,
-        )
+    """Welcomers (or, if none, moderators and owners) get a one-click link to greet."""
+    from community.services.welcome import notify_welcomers
+
+    notify_welcomers(group=group, newcomer=newcomer)
 
 
 def _approve(row: Membership, *, decided_by: User | None, now) -> None:

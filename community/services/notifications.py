@@ -50,9 +50,17 @@ def notify(
         realtime.user_group(user.pk),
         {"type": realtime.NOTIFICATION, "notification": notification_payload(notification)},
     )
-    wants_email = user.email_notifications == User.EmailChoice.IMMEDIATE if activity else True
-    if email_subject and user.email and wants_email:
-        transaction.on_commit(lambda: _send_email(user.email, email_subject, email_body or text))
+    # The group's own email choice wins when set, else the account's (email_prefs); the
+    # email is built and sent after commit, when whether they may still read is checked.
+    if email_subject and user.email:
+        from community.emails import deliver_notification_email
+        from community.services.email_prefs import group_email_choice, wants_email_now
+
+        if wants_email_now(user, group_email_choice(user, group), activity=activity):
+            notification_id, body = notification.pk, email_body or text
+            transaction.on_commit(lambda: deliver_notification_email(
+                notification_id=notification_id, subject=email_subject, body=body,
+                activity=activity))
     return notification
 
 
@@ -77,27 +85,9 @@ def send_daily_digests(now) -> int:
     """Email each daily-summary member their unread activity since their last summary.
 
     A scheduler job: it takes the current time so tests drive it with a fixed clock.
-    Returns how many summaries were sent.
+    Returns how many summaries were sent. The work lives in `digests.send_digests`
+    (also run by `manage.py send_digests`).
     """
-    activity = [Notification.Kind.FORUM_REPLY, Notification.Kind.FORUM_MENTION,
-                Notification.Kind.MENTION]
-    sent = 0
-    people = User.objects.filter(
-        email_notifications=User.EmailChoice.DAILY, is_active=True,
-        notifications__read_at__isnull=True, notifications__kind__in=activity,
-    ).distinct()
-    for person in people:
-        since = person.digest_sent_at or (now - timezone.timedelta(days=1))
-        if now - since < timezone.timedelta(hours=23):
-            continue
-        items = list(
-            Notification.objects.filter(user=person, read_at__isnull=True, kind__in=activity,
-                                        created_at__gt=since, created_at__lte=now)[:50]
-        )
-        if items:
-            lines = "\n".join(f"- {n.text}" for n in items)
-            _send_email(person.email, "Your daily summary",
-                        f"Here is what happened in your groups:\n\n{lines}")
-            sent += 1
-        User.objects.filter(pk=person.pk).update(digest_sent_at=now)
-    return sent
+    from community.services.digests import send_digests
+
+    return send_digests(now)

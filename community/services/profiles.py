@@ -33,13 +33,18 @@ def update_profile(
         )
     if email_notifications and email_notifications not in User.EmailChoice.values:
         raise ValidationError({"email_notifications": "Please choose one of the options."})
+    from community.services.local_groups import home_place_fields
+
+    home = home_place_fields(home_town)  # the gazetteer's place, or a ValidationError
     with transaction.atomic():
         if email_notifications:  # left out: keep the current choice
             actor.email_notifications = email_notifications
         actor.display_name = name
         actor.about = about.strip()
         actor.home_town = home_town.strip()
+        for field, value in home.items():  # name, place id and approximate coordinates
+            setattr(actor, field, value)
         actor.appear_offline = appear_offline
         actor.save(update_fields=["display_name", "about", "home_town", "appear_offline",
-                                  "email_notifications"])
+                                  "email_notifications", *home])
     return actor

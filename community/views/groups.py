@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_POST
 
 from community import policy, selectors, services
-from community.forms import GroupForm, GroupSearchForm, JoinRequestForm
+from community.forms import GroupSearchForm, JoinRequestForm
 from community.models import Group
 from community.services.membership import BannedError
+from community.views.places import near_context
 
 
 def add_errors(form, error: ValidationError) -> None:
@@ -40,43 +40,16 @@ def group_directory(request):
     return render(
         request,
         "community/group_list.html",
-        {"form": form, "page": page, "entries": entries, "q": q, "kind": kind},
+        {"form": form, "page": page, "entries": entries, "q": q, "kind": kind,
+         **near_context(request, form)},
     )
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
 def group_new(request):
-    form = GroupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            group = services.create_group(
-                actor=request.user,
-                name=data["name"],
-                description=data["description"],
-                kind=data["kind"],
-                condition=data["condition"],
-                format=data["format"],
-                town=data["town"],
-                privacy=data["privacy"],
-                rules=data["rules"],
-                welcome_message=data["welcome_message"],
-                questions=form.questions(),
-            )
-        except ValidationError as error:
-            add_errors(form, error)
-        else:
-            if group.status == Group.Status.PENDING:
-                messages.info(
-                    request,
-                    "Thank you! Your group is waiting for a quick check by the Kindred team. "
-                    "We'll let you know when it is open.",
-                )
-            else:
-                messages.success(request, "Your group is ready. Welcome, founder!")
-            return redirect(group)
-    return render(request, "community/group_new.html", {"form": form})
+    """`/groups/new/`: the first step of the guided "Start a group" form (group_wizard)."""
+    from community.views.group_wizard import wizard
+
+    return wizard(request)
 
 
 def group_page_context(request, group: Group, **extra) -> dict:

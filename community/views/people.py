@@ -16,13 +16,21 @@ from community.forms import ProfileForm
 from community.views.groups import add_errors
 
 
+def home_town_label(user) -> str:
+    """The person's own town as they picked it ("Newport, Wales"), for their form only."""
+    from community import gazetteer
+
+    place = gazetteer.get(user.home_place_id) if user.home_place_id else None
+    return place.label if place else user.home_town
+
+
 @login_required
 def edit_profile(request):
     user = request.user
     initial = {
         "display_name": user.display_name,
         "about": user.about,
-        "home_town": user.home_town,
+        "home_town": home_town_label(user),
         "appear_offline": user.appear_offline,
         "email_notifications": user.email_notifications,
     }

@@ -16,8 +16,12 @@ from django.utils import timezone
 
 from community.models import (
     ChatMessage,
+    CheckIn,
+    CheckInReceipt,
     Group,
     Invite,
+    Meeting,
+    MeetingReply,
     Membership,
     Notification,
     Resource,
@@ -49,6 +53,9 @@ APPEAL = "appeal"  # the author's page about a decision on a case of this group
 SCREENING = "screening"  # the group's watched words page
 SIGNPOSTS = "signposts"  # the group's signposts page
 RESOURCES = "resources"  # the group's resources library
+MEETING = "meeting"  # a meeting page of the group (any ?date=)
+MEETINGS = "meetings"  # the group's meetings page
+HEALTH = "health"  # the group's health page
 
 
 def row(*values) -> dict:
@@ -94,6 +101,15 @@ APPEAL_PAGE = every_privacy(row(LOGIN, 404, 404, 404, 200, 404, 404, 404, 404, 4
 # Writing in the forum (starting a thread, replying, editing) needs the right to post: a
 # muted member reads but gets 404 for the pages that write.
 POSTING = content_then(200, muted=404)
+
+
+def online_members_only(done) -> dict:
+    """Pages of an online group for its members alone (sharing that you live nearby,
+    starting a local group): anonymous people log in where the group may be known; any
+    other non-member, site staff included, gets 404, never "join to read"."""
+    members = row(LOGIN, 404, 404, 404, done, done, done, done, done, 404, 404, 404)
+    return {OPEN: members, APPROVAL: members,
+            INVITE: row(404, 404, 404, 404, done, done, done, done, done, 404, 404, 404)}
 
 
 # route name -> (method, {privacy: {role: outcome}})
@@ -181,6 +197,48 @@ GROUP_ROUTES = {
     "groups:resource_new": ("get", MODERATOR_PAGE),
     "groups:resource_edit": ("get", MODERATOR_PAGE),
     "groups:resource_delete": ("post", moderator_post(RESOURCES)),
+    # Meetings are content: members read them and answer (a muted member may still say
+    # whether they're coming). The group's own moderators and owners schedule, change and
+    # cancel them; site staff outside the group do not (they can't read its meetings).
+    # A calendar file is for members only: 404 to everyone else, as a calendar app
+    # following the link can't log in.
+    "groups:meetings": ("get", CONTENT),
+    "groups:meeting": ("get", CONTENT),
+    "groups:meeting_ics": ("get", every_privacy(
+        row(404, 404, 404, 404, 200, 200, 200, 200, 200, 404, 404, 404)
+    )),
+    "groups:meeting_new": ("get", every_privacy(
+        row(404, 404, 404, 404, 404, 404, 404, 200, 200, 404, 404, 404)
+    )),
+    "groups:meeting_edit": ("get", every_privacy(
+        row(404, 404, 404, 404, 404, 404, 404, 200, 200, 404, 404, 404)
+    )),
+    "groups:meeting_cancel": ("get", every_privacy(
+        row(404, 404, 404, 404, 404, 404, 404, 200, 200, 404, 404, 404)
+    )),
+    "groups:meeting_reply": ("post", content_then(MEETING)),
+    "groups:meeting_calendar": ("post", content_then(MEETINGS)),
+    # A member's email choice for the group is theirs: members only, like the content.
+    "groups:email": ("get", CONTENT),
+    # From online to local (community/views/local_groups.py): members of the online group.
+    "groups:share_nearby": ("post", online_members_only(HOME)),
+    "groups:start_local": ("get", online_members_only(200)),
+    # Welcoming: greeting the plain member is for the group's welcomers, moderators and
+    # owners (site staff are not in the group, so they greet no one). "Got it" on the
+    # welcome panel and the monthly check-in are members' POSTs (the world's groups have
+    # the check-in switched off, so members are sent home and nothing is stored).
+    "groups:greet": ("get", every_privacy(
+        row(404, 404, 404, 404, 404, 404, 200, 200, 200, 404, 404, 404)
+    )),
+    "groups:welcome_seen": ("post", content_then(HOME)),
+    "groups:checkin": ("post", content_then(HOME)),
+    # Group health: aggregated figures for moderators; only owners (and staff) switch the
+    # check-in on or off.
+    "groups:health": ("get", MODERATOR_PAGE),
+    "groups:health_csv": ("get", MODERATOR_PAGE),
+    "groups:health_checkins": ("post", every_privacy(
+        row(404, 404, 404, 404, 404, 404, 404, 404, HEALTH, 404, 404, HEALTH)
+    )),
 }
 
 # Pages that belong to no group: (method, path, outcome for anonymous, for anyone signed in)
@@ -197,9 +255,16 @@ SITE_ROUTES = {
     "notifications_read": ("post", "/notifications/read/", LOGIN, NOTES),
     "groups:list": ("get", "/groups/", 200, 200),
     "groups:new": ("get", "/groups/new/", LOGIN, 200),
+    "groups:new_step": ("get", "/groups/new/place/", LOGIN, 200),
+    # A one-click unsubscribe link needs no login; a bad or expired token is 404 for all.
+    "email_unsubscribe": ("get", "/email/unsubscribe/not-a-real-token/", 404, 404),
     "moderation:queue": ("get", "/moderation/", LOGIN, 200),
     "moderation:dashboard": ("get", "/moderation/dashboard/", LOGIN, 200),
     "search": ("get", "/search/?q=hello", LOGIN, 200),
+    # The gazetteer search holds no private data, so it needs no login.
+    "places": ("get", "/places/?q=fort", 200, 200),
+    # A calendar feed needs no login (calendar apps can't); a wrong token is 404 for all.
+    "calendar_feed": ("get", "/calendar/not-a-real-token-at-all-0000.ics", 404, 404),
 }
 
 POST_DATA = {
@@ -207,6 +272,7 @@ POST_DATA = {
     "groups:decide": {"message": "Welcome in."},
     "groups:member_action": {"reason": "Kept breaking the rules."},
     "groups:remove_message": {"reason": "Not kind."},
+    "groups:share_nearby": {"share_nearby": "1"},
     "forums:follow": {"following": "1"},
     "forums:moderate_thread": {"reason": "Useful for everyone."},
     "forums:react": {"kind": "thanks"},
@@ -216,6 +282,10 @@ POST_DATA = {
     "moderation:duty": {"on_duty": "0"},
     "moderation:flag": {"reason": "spam", "note": "Selling something"},
     "moderation:appeal": {"note": "It was not an advert, I was sharing a helpful leaflet."},
+    "groups:meeting_reply": {"answer": "going"},  # no date: the next one
+    "groups:meeting_calendar": {"action": "subscribe"},
+    "groups:checkin": {"score": "4"},
+    "groups:health_checkins": {"checkins_enabled": "on"},
 }
 
 MODERATION_SLUG_ROUTES = ("moderation:duty", "moderation:guidelines")
@@ -362,6 +432,23 @@ def build_library(world) -> dict[str, LibraryBits]:
     return library
 
 
+def build_meetings(world) -> dict[str, Meeting]:
+    """A weekly meeting in each group of the world, its first date tomorrow."""
+    start = timezone.now().replace(microsecond=0) + timezone.timedelta(days=1)
+    return {key: Meeting.objects.create(
+        group=group, title=f"Access coffee {key}", starts_at=start, recurrence="weekly",
+        venue_name="Community centre", created_by=world.people[key]["owner"])
+        for key, group in world.groups.items()}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def meetings(world, django_db_blocker):
+    """One meeting per group of the world, made once per module."""
+    with django_db_blocker.unblock():
+        world.meetings = build_meetings(world)
+    return world.meetings
+
+
 @pytest.fixture(scope="module", autouse=True)
 def library(world, django_db_blocker):
     """Watched words, signposts and resources for the world, made once per module."""
@@ -438,6 +525,12 @@ def group_url(name: str, world, key: str, *, slug: str | None = None,
         kwargs.update(signpost_id=world.library[key].signpost.pk)
     elif name in ("groups:resource_edit", "groups:resource_delete"):
         kwargs.update(resource_id=world.library[key].resource.pk)
+    elif name == "groups:greet":
+        kwargs.update(user_id=world.people[key]["member"].pk)
+    elif name.startswith("groups:meeting") and name not in ("groups:meetings",
+                                                             "groups:meeting_new",
+                                                             "groups:meeting_calendar"):
+        kwargs.update(meeting_id=world.meetings[key].pk)
     elif name == "groups:remove_message":
         message = ChatMessage.objects.filter(group=group).first() or _chat_message(
             group, world.people[key]["member"]
@@ -465,9 +558,12 @@ def where_to(outcome: str, group: Group | None) -> str:
         return reverse("notifications")
     if outcome == QUEUE:
         return reverse("moderation:queue")
+    if outcome == MEETINGS:
+        return reverse("groups:meetings", kwargs={"slug": group.slug})
     names = {HOME: "groups:home", MEMBERS: "groups:members", REQUESTS: "groups:requests",
              INVITES: "groups:invites", CHAT: "groups:chat", SCREENING: "groups:screening",
-             SIGNPOSTS: "groups:signposts", RESOURCES: "groups:resources"}
+             SIGNPOSTS: "groups:signposts", RESOURCES: "groups:resources",
+             HEALTH: "groups:health"}
     return reverse(names[outcome], kwargs={"slug": group.slug})
 
 
@@ -484,6 +580,11 @@ def assert_outcome(response, outcome, group: Group | None = None) -> None:
         assert re.fullmatch(re.escape(forum) + r"t/\d+/(\?post=\d+#post-\d+)?", location), (
             location
         )
+    elif outcome == MEETING:
+        found = re.fullmatch(re.escape(reverse("groups:meetings", kwargs={"slug": group.slug}))
+                             + r"(\d+)/(\?date=[\d-]+)?", location)
+        assert found, location
+        assert Meeting.objects.get(pk=found.group(1)).group_id == group.pk
     elif outcome in (CASE, APPEAL):
         suffix = "appeal/" if outcome == APPEAL else ""
         found = re.fullmatch(r"/moderation/cases/(\d+)/" + suffix, location)
@@ -592,8 +693,53 @@ def _library_row_deleted(model, field: str, action: str):
     return check
 
 
+def _welcome_seen(world, key, role):
+    row = Membership.objects.filter(user=world.people[key][role], group=world.groups[key],
+                                    status="approved").first()
+    # non-members of an open group are sent home ("join to read") with nothing changed
+    assert (row is not None and row.welcome_seen_at is not None) == (role in MEMBER_ROLES)
+
+
+def _not_checked_in(world, key, role):
+    """The world's groups have the check-in off: members are told so, nothing is stored."""
+    assert not CheckIn.objects.filter(group=world.groups[key]).exists()
+    assert not CheckInReceipt.objects.filter(group=world.groups[key]).exists()
+
+
+def _checkins_switched_on(world, key, role):
+    assert Group.objects.get(pk=world.groups[key].pk).checkins_enabled
+
+
+def _sharing_nearby(world, key, role):
+    row = Membership.objects.get(user=world.people[key][role], group=world.groups[key])
+    assert row.share_nearby is True
+
+
+def _replied(world, key, role):
+    replies = MeetingReply.objects.filter(meeting=world.meetings[key],
+                                          user=world.people[key][role])
+    # non-members of an open group are sent home ("join to read") with nothing stored
+    assert list(replies.values_list("answer", flat=True)) == (
+        ["going"] if role in MEMBER_ROLES else [])
+
+
+def _calendar_address_made(world, key, role):
+    row = Membership.objects.filter(user=world.people[key][role],
+                                    group=world.groups[key]).first()
+    made = row is not None and row.calendar_token is not None
+    assert made == (role in MEMBER_ROLES)
+    if made:
+        assert len(row.calendar_token) >= 40
+
+
 # What an allowed POST must have done.
 EFFECTS = {
+    "groups:meeting_reply": _replied,
+    "groups:meeting_calendar": _calendar_address_made,
+    "groups:share_nearby": _sharing_nearby,
+    "groups:welcome_seen": _welcome_seen,
+    "groups:checkin": _not_checked_in,
+    "groups:health_checkins": _checkins_switched_on,
     "groups:screening_delete": _library_row_deleted(ScreeningRule, "rule",
                                                     "screening.rule_deleted"),
     "groups:signpost_delete": _library_row_deleted(Signpost, "signpost", "signpost.deleted"),
@@ -675,9 +821,22 @@ def library_state(group: Group) -> tuple:
     )
 
 
+def meeting_state(group: Group) -> tuple:
+    """The group's meetings, answers and members' calendar addresses."""
+    return (
+        sorted(Meeting.objects.filter(group=group).values_list(
+            "pk", "title", "starts_at", "cancelled_at")),
+        sorted(MeetingReply.objects.filter(meeting__group=group).values_list(
+            "pk", "user_id", "occurrence", "answer")),
+        sorted(Membership.objects.filter(group=group).values_list("pk", "calendar_token")),
+    )
+
+
 def route_state(name: str, group: Group) -> tuple:
     state = group_state(group, forum=name.startswith("forums:"),
                         moderation=name.startswith("moderation:"))
+    if name.startswith("groups:meeting"):
+        state += meeting_state(group)
     return state + library_state(group) if name in LIBRARY_ROUTES else state
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from moderation.screening import RuleSet, load_pack
-from tests.screening.conftest import REPORT
+from tests.screening.conftest import REPORT_FILE
 
 HERE = Path(__file__).resolve().parent
 CATEGORIES = ("crisis", "unsafe_advice", "privacy", "abuse", "spam")
@@ -54,11 +54,13 @@ def figures():
     wrongly = [(t, v.rules) for t, v in benign if v.categories]
     table["benign"] = {"n": len(benign), "flagged": len(wrongly) / len(benign),
                        "examples": wrongly}
-    REPORT[:] = [f"{'category':<14} {'examples':>8} {'recall':>7} {'precision':>9}"]
-    REPORT.extend(f"{c:<14} {table[c]['n']:>8} {table[c]['recall']:>7.1%} "
+    report = [f"{'category':<14} {'examples':>8} {'recall':>7} {'precision':>9}"]
+    report.extend(f"{c:<14} {table[c]['n']:>8} {table[c]['recall']:>7.1%} "
                   f"{table[c]['precision']:>9.1%}" for c in CATEGORIES)
-    REPORT.append(f"{'benign':<14} {table['benign']['n']:>8} flagged for anything: "
+    report.append(f"{'benign':<14} {table['benign']['n']:>8} flagged for anything: "
                   f"{table['benign']['flagged']:.1%}")
+    REPORT_FILE.parent.mkdir(exist_ok=True)
+    REPORT_FILE.write_text("\n".join(report) + "\n", "utf-8")
     return table
 
 

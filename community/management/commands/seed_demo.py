@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.test.utils import override_settings
@@ -111,6 +113,49 @@ GROUPS = [
 ]
 
 
+def _next_first_tuesday(today):
+    """The first Tuesday of next month (always in the future, whatever today is)."""
+    from datetime import timedelta
+
+    month = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return month + timedelta(days=(1 - month.weekday()) % 7)
+
+
+def _next_thursday(today):
+    from datetime import timedelta
+
+    return today + timedelta(days=(3 - today.weekday()) % 7 or 7)
+
+
+# One meeting per demo group that has one: the service's own arguments, plus the first date.
+DEMO_MEETINGS = {
+    "copd-breathe-easy-glasgow": {
+        "title": "Breathe Easy monthly meeting",
+        "description": "Tea, a chat and a gentle breathing exercise. Newcomers very welcome: "
+        "come along and just listen if you like.",
+        "first_date": _next_first_tuesday,
+        "start_time": time(14, 0), "end_time": time(15, 30),
+        "recurrence": "monthly", "time_zone": "Europe/London",
+        "venue_name": "Hillhead Library community room",
+        "venue_address": "348 Byres Road\nGlasgow G12 8AP",
+        "step_free": True, "hearing_loop": True,
+        "parking": "Pay and display on Byres Road; two blue badge spaces at the back.",
+        "accessibility_notes": "Lift to the community room. Accessible toilet on the same "
+        "floor. Chairs with arms.",
+        "capacity": 25,
+    },
+    "type-1-diabetes": {
+        "title": "Fortnightly evening video call",
+        "description": "An hour to catch up, swap tips and have a laugh. Cameras optional.",
+        "first_date": _next_thursday,
+        "start_time": time(19, 30), "end_time": time(20, 30),
+        "recurrence": "fortnightly", "time_zone": "Europe/London",
+        "online_url": "https://meet.example.org/kindred-type-1",
+        "accessibility_notes": "Live captions are switched on. You can join by phone too.",
+    },
+}
+
+
 class Command(BaseCommand):
     help = "Load the demo community (idempotent) and print the demo logins."
 
@@ -166,6 +211,7 @@ class Command(BaseCommand):
             self._ensure_member(group, people[name], role, founder)
         self._ensure_conversation(group, people)
         self._ensure_help(group, spec, people["Fiona"])
+        self._ensure_meetings(group, people)
         if spec["slug"] == "type-1-diabetes":
             alex = people["Alex"]
             if not Membership.objects.filter(user=alex, group=group).exists():
@@ -212,6 +258,29 @@ class Command(BaseCommand):
         for fields in spec.get("resources", []):
             if not Resource.objects.filter(group=group, title=fields["title"]).exists():
                 save_resource(actor=founder, group=group, **fields)
+
+    def _ensure_meetings(self, group: Group, people: dict) -> None:
+        """Demo meetings (see DEMO_MEETINGS), each made once, with a couple of answers."""
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from community import recurrence
+        from community.models import Meeting
+        from community.services.meetings import reply, schedule_meeting
+
+        spec = DEMO_MEETINGS.get(group.slug)
+        if spec is None or Meeting.objects.filter(group=group, title=spec["title"]).exists():
+            return
+        today = timezone.localdate()
+        first = spec["first_date"](today)
+        meeting = schedule_meeting(actor=people["Fiona"], group=group,
+                                   **{k: v for k, v in spec.items() if k != "first_date"},
+                                   date=first)
+        when = recurrence.next_occurrence(meeting, timezone.now())
+        if when is not None and when > timezone.now() + timedelta(hours=1):
+            reply(actor=people["Sam"], meeting=meeting, occurrence=when, answer="going")
+            reply(actor=people["Priya"], meeting=meeting, occurrence=when, answer="maybe")
 
     def _ensure_member(self, group: Group, person, role: str, founder) -> None:
         row = Membership.objects.filter(user=person, group=group).first()
