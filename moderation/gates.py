@@ -9,7 +9,12 @@ that tries a long alternation at every position.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
+import threading
+from pathlib import Path
 from re import _constants as C  # noqa: N812
 from re import _parser as sre_parse
 
@@ -77,7 +82,47 @@ def _prune(strings: frozenset[str]) -> frozenset[str]:
     return frozenset(kept)
 
 
+_STORE = Path(__file__).resolve().parents[1] / "var" / "screening-gates.json"
+_known: dict[str, list[str] | None] | None = None
+_lock = threading.Lock()
+
+
+def _load_known() -> dict[str, list[str] | None]:
+    """Gates worked out before (by any process), keyed by a hash of the pattern: working
+    them out takes about a second for the whole pack, a lookup nothing."""
+    global _known
+    if _known is None:
+        try:
+            _known = json.loads(_STORE.read_text("utf-8"))
+        except (OSError, ValueError):
+            _known = {}
+    return _known
+
+
+def _remember(key: str, value: list[str] | None) -> None:
+    with _lock:
+        known = _load_known()
+        known[key] = value
+        try:
+            _STORE.parent.mkdir(exist_ok=True)
+            spare = _STORE.with_suffix(f".{os.getpid()}.tmp")
+            spare.write_text(json.dumps(known), "utf-8")
+            os.replace(spare, _STORE)  # readers never see half a file
+        except OSError:
+            pass  # a read-only checkout just works them out each time
+
+
 def necessary_literals(pattern: str) -> frozenset[str] | None:
+    key = hashlib.sha256(pattern.encode()).hexdigest()
+    known = _load_known()
+    if key in known:
+        return None if known[key] is None else frozenset(known[key])
+    found = _work_out(pattern)
+    _remember(key, None if found is None else sorted(found))
+    return found
+
+
+def _work_out(pattern: str) -> frozenset[str] | None:
     try:
         found = _need(sre_parse.parse(pattern))
     except (re.error, RecursionError, TypeError, ValueError):
