@@ -88,6 +88,21 @@ def _as_int(value) -> int | None:
     return None
 
 
+PRESENCE_EVERY = 0.25  # seconds: presence changes within this are sent as one list
+_presence_due: dict[str, asyncio.Task] = {}
+
+
+async def _send_presence(layer, group_id: int, chat_group: str) -> None:
+    await asyncio.sleep(PRESENCE_EVERY)
+    _presence_due.pop(chat_group, None)
+    try:
+        online = await get_presence().online(group_id)
+        frame = json.dumps({"type": "presence", "online": online})
+        await layer.group_send(chat_group, {"type": "chat.presence", "frame": frame})
+    except Exception:
+        log.warning("chat: presence not sent", exc_info=True)
+
+
 def _group_id_for(slug: str) -> int | None:
     return Group.objects.filter(slug=slug).values_list("pk", flat=True).first()
 
@@ -201,10 +216,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
             log.warning("chat: presence update failed on join", exc_info=True)
 
     async def broadcast_presence(self) -> None:
-        online = await get_presence().online(self.group.pk)
-        frame = json.dumps({"type": "presence", "online": online})
-        await self.channel_layer.group_send(self.chat_group,
-                                            {"type": "chat.presence", "frame": frame})
+        """Tell the group who is here, at most once per PRESENCE_EVERY per group and
+        process: when many people connect at once (an evening rush, a server restart)
+        one list goes out instead of one per arrival."""
+        key = self.chat_group
+        waiting = _presence_due.get(key)
+        loop = asyncio.get_running_loop()
+        if waiting is not None and not waiting.done() and waiting.get_loop() is loop:
+            return
+        _presence_due[key] = loop.create_task(
+            _send_presence(self.channel_layer, self.group.pk, key))
 
     async def heartbeat(self) -> None:
         """Keep presence fresh and re-check membership, in case an event was lost."""
