@@ -56,7 +56,10 @@ class RedisPresence:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            client = redis.from_url(self._url, socket_timeout=2, socket_connect_timeout=2)
+            # redis-py caps a pool at 100 connections; a process with thousands of sockets
+            # heart-beating needs far more headroom than that (PERFORMANCE_NOTES.md).
+            client = redis.from_url(self._url, socket_timeout=2, socket_connect_timeout=2,
+                                    max_connections=1000)
             self._clients[loop] = client
         return client
 

@@ -286,6 +286,8 @@ KINDRED_EDIT_WINDOW_MINUTES = 60
 KINDRED_URGENT_ESCALATE_MINUTES = int(env_str("KINDRED_URGENT_ESCALATE_MINUTES", "15"))
 KINDRED_CLAIM_EXPIRE_MINUTES = 30
 KINDRED_HIDE_AFTER_FLAGGERS = 3
+# Chat sockets' database work in parallel threads: PostgreSQL only (SQLite has one writer).
+KINDRED_CHAT_DB_PARALLEL = DATABASES["default"]["ENGINE"].endswith("postgresql")
 
 LOGGING = {
     "version": 1,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import time
 from collections import deque
 from urllib.parse import parse_qs
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from community import policy, realtime, selectors
 from community.models import Group
@@ -103,6 +105,14 @@ async def _send_presence(layer, group_id: int, chat_group: str) -> None:
         log.warning("chat: presence not sent", exc_info=True)
 
 
+def db(func):
+    """Run database work off the event loop. On PostgreSQL, sockets' database work runs
+    side by side in a small pool of threads (each with its own connection; the group row
+    lock still orders messages); one shared thread made every send, connect and heartbeat
+    of a process queue behind each other. SQLite allows one writer, so it keeps one."""
+    return database_sync_to_async(func, thread_sensitive=not settings.KINDRED_CHAT_DB_PARALLEL)
+
+
 def _group_id_for(slug: str) -> int | None:
     return Group.objects.filter(slug=slug).values_list("pk", flat=True).first()
 
@@ -146,7 +156,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         raw_after = (query.get("after") or [""])[0]
-        info = await database_sync_to_async(_open)(user, slug, raw_after)
+        info = await db(_open)(user, slug, raw_after)
         if info["code"] is None and realtime.chat_group(info["group"].pk) != self.chat_group:
             info = {"code": CLOSE_TRY_AGAIN}  # the slug changed hands between two looks
         if info["code"] is not None:
@@ -228,9 +238,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             _send_presence(self.channel_layer, self.group.pk, key))
 
     async def heartbeat(self) -> None:
-        """Keep presence fresh and re-check membership, in case an event was lost."""
+        """Keep presence fresh and re-check membership, in case an event was lost. Each
+        socket's beat drifts a little, so sockets that connected together (a restart)
+        don't all beat in the same instant."""
         while True:
-            await asyncio.sleep(HEARTBEAT)
+            await asyncio.sleep(HEARTBEAT * random.uniform(0.8, 1.2))  # noqa: S311
             try:
                 if not self.appear_offline:
                     await get_presence().touch(self.group.pk, self.user.pk, self.name,
@@ -242,7 +254,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 log.warning("chat: heartbeat failed", exc_info=True)
 
     async def recheck_membership(self) -> None:
-        code, muted = await database_sync_to_async(_recheck)(self.user, self.group.pk)
+        code, muted = await db(_recheck)(self.user, self.group.pk)
         self.muted = muted
         if code is not None:
             await self.close(code=code)
@@ -281,7 +293,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         echo_id = client_id if isinstance(client_id, str) and len(client_id) <= 64 else None
         confirm = frame.get("confirm") is True
         try:
-            result = await database_sync_to_async(post_chat_message)(
+            result = await db(post_chat_message)(
                 actor=self.user, group=self.group, body=frame.get("body"),
                 client_id=client_id, confirm=confirm,
             )
@@ -329,7 +341,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.send_error("invalid_limit",
                                   f"'limit' must be between 1 and {selectors.CHAT_PAGE_MAX}.")
             return
-        messages, more = await database_sync_to_async(selectors.chat_before)(
+        messages, more = await db(selectors.chat_before)(
             self.group.pk, before=before, limit=limit
         )
         await self.send_json({
@@ -365,7 +377,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.fill_gap(seq)
 
     async def fill_gap(self, upto_seq: int) -> None:
-        rows = await database_sync_to_async(selectors.chat_by_seq)(
+        rows = await db(selectors.chat_by_seq)(
             self.group.pk, after_seq=self.last_seq, upto_seq=upto_seq
         )
         for message in rows:
