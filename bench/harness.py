@@ -274,7 +274,21 @@ def new_secret() -> str:
     return secrets.token_urlsafe(45)
 
 
+def ensure_database() -> None:
+    """Create the benchmark database if this machine has never had it."""
+    import psycopg
+
+    name = DATABASE_URL.rsplit("/", 1)[1]
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres",
+                         autocommit=True, connect_timeout=5) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            return
+        conn.execute(f"CREATE DATABASE {name}")
+
+
 def manage(*args: str, secret: str, prefix: str, timeout: float = 600) -> str:
+    if args and args[0] == "migrate":
+        ensure_database()
     env = server_env("kindred", secret=secret, prefix=prefix, layer="redis")
     result = subprocess.run([str(PYTHON), "manage.py", *args], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=timeout)

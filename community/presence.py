@@ -30,6 +30,10 @@ class LocalPresence:
     async def touch(self, group_id: int, user_id: int, name: str, channel: str) -> None:
         await self.add(group_id, user_id, name, channel)
 
+    async def touch_many(self, entries: list[tuple[int, int, str, str]]) -> None:
+        for group_id, user_id, name, channel in entries:
+            await self.add(group_id, user_id, name, channel)
+
     async def remove(self, group_id: int, channel: str) -> None:
         self._entries[group_id].pop(channel, None)
 
@@ -79,6 +83,18 @@ class RedisPresence:
 
     async def touch(self, group_id: int, user_id: int, name: str, channel: str) -> None:
         await self.add(group_id, user_id, name, channel)
+
+    async def touch_many(self, entries: list[tuple[int, int, str, str]]) -> None:
+        """A whole process's heartbeat in one round trip."""
+        now = time.time()
+        by_group: dict[int, dict[str, float]] = defaultdict(dict)
+        for group_id, user_id, name, channel in entries:
+            by_group[group_id][self._member(user_id, name, channel)] = now
+        pipe = self._client().pipeline(transaction=False)
+        for group_id, members in by_group.items():
+            pipe.zadd(self._key(group_id), members)
+            pipe.expire(self._key(group_id), 3600)
+        await pipe.execute()
 
     async def remove(self, group_id: int, channel: str) -> None:
         key = self._key(group_id)

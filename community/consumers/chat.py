@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import time
 from collections import deque
 from urllib.parse import parse_qs
@@ -22,8 +21,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from community import policy, realtime, selectors
+from community.consumers.roster import Roster
 from community.models import Group
-from community.presence import HEARTBEAT, get_presence
+from community.presence import get_presence
 from community.services.chat import ChatError, post_chat_message
 from moderation.signposting import ScreeningBlocked, ScreeningPrompt
 
@@ -113,6 +113,16 @@ def db(func):
     return database_sync_to_async(func, thread_sensitive=not settings.KINDRED_CHAT_DB_PARALLEL)
 
 
+_roster: Roster | None = None
+
+
+def roster() -> Roster:
+    global _roster
+    if _roster is None:
+        _roster = Roster(db)
+    return _roster
+
+
 def _group_id_for(slug: str) -> int | None:
     return Group.objects.filter(slug=slug).values_list("pk", flat=True).first()
 
@@ -122,7 +132,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
     chat_group: str | None = None
     user_group: str | None = None
     last_seq = 0
-    heartbeat_task: asyncio.Task | None = None
 
     # Fan-out events never touch the database, so they skip the per-event hop to the ORM
     # thread that channels makes (to close stale connections) before every handler: with
@@ -181,7 +190,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             "after": info["after"],
         })
         await self.join_presence()
-        self.heartbeat_task = asyncio.create_task(self.heartbeat())
+        roster().add(self)
 
     async def _join_layer_groups(self, user, slug: str) -> None:
         """Listen before looking: the group id comes from a cheap lookup by slug."""
@@ -204,8 +213,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.chat_group = None
 
     async def disconnect(self, code: int) -> None:
-        if self.heartbeat_task is not None:
-            self.heartbeat_task.cancel()
+        roster().discard(self)
         if self.group is not None and not self.appear_offline:
             try:
                 await get_presence().remove(self.group.pk, self.channel_name)
@@ -237,24 +245,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         _presence_due[key] = loop.create_task(
             _send_presence(self.channel_layer, self.group.pk, key))
 
-    async def heartbeat(self) -> None:
-        """Keep presence fresh and re-check membership, in case an event was lost. Each
-        socket's beat drifts a little, so sockets that connected together (a restart)
-        don't all beat in the same instant."""
-        while True:
-            await asyncio.sleep(HEARTBEAT * random.uniform(0.8, 1.2))  # noqa: S311
-            try:
-                if not self.appear_offline:
-                    await get_presence().touch(self.group.pk, self.user.pk, self.name,
-                                               self.channel_name)
-                await self.recheck_membership()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("chat: heartbeat failed", exc_info=True)
-
     async def recheck_membership(self) -> None:
         code, muted = await db(_recheck)(self.user, self.group.pk)
+        await self.apply_standing(code, muted)
+
+    async def apply_standing(self, code: int | None, muted: bool) -> None:
+        """Called by a membership event or the process's heartbeat (see roster.py)."""
         self.muted = muted
         if code is not None:
             await self.close(code=code)
@@ -388,6 +384,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.last_seq = upto_seq
             await self.send_json({"type": "history", "messages": [], "more": True,
                                   "resync": True})
+
+    async def check_caught_up(self, group_seq: int) -> None:
+        """From the heartbeat: if the group is ahead of this socket, queue a catch-up on
+        the socket's own channel, so it runs in order with its other events."""
+        if group_seq > self.last_seq:
+            await self.channel_layer.send(self.channel_name,
+                                          {"type": "chat.catch_up", "seq": group_seq})
+
+    async def chat_catch_up(self, event: dict) -> None:
+        if event["seq"] > self.last_seq:
+            log.info("chat: socket behind its group by %s; catching up",
+                     event["seq"] - self.last_seq)
+            await self.fill_gap(event["seq"])
 
     async def chat_removed(self, event: dict) -> None:
         await self.send(text_data=event["frame"])

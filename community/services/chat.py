@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -27,7 +28,7 @@ from moderation import screening
 from moderation.models import AuditEntry, Case
 from moderation.services import record_audit
 from moderation.services.screened import open_screening_case
-from moderation.signposting import Outcome, outcome_for
+from moderation.signposting import Outcome, ScreeningBlocked, ScreeningPrompt, outcome_for
 
 MAX_BODY = 4000
 MAX_CLIENT_ID = 64
@@ -138,19 +139,35 @@ def mentioned_members(group: Group, author: User, body: str) -> list[User]:
     return found
 
 
-def _next_seq(group_id: int) -> int:
+def _next_seq(group_id: int, *, only_if: QuerySet | None = None) -> int | None:
     """Take the group's next place in its sequence, locking its row until commit.
 
     One UPDATE ... RETURNING both locks and counts, so two writers in one group are
-    serialised and ids and seqs rise in the order messages become visible.
+    serialised and ids and seqs rise in the order messages become visible. With `only_if`
+    the place is taken only if that query finds a row (checked under the same statement);
+    otherwise nothing changes and the answer is None.
     """
+    sql = f"UPDATE {Group._meta.db_table} SET chat_seq = chat_seq + 1 WHERE id = %s"  # noqa: S608
+    params: list = [group_id]
+    if only_if is not None:
+        condition, condition_params = only_if.values("pk").query.sql_with_params()
+        sql += f" AND EXISTS ({condition})"
+        params += list(condition_params)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Group._meta.db_table} SET chat_seq = chat_seq + 1 "  # noqa: S608
-            "WHERE id = %s RETURNING chat_seq",
-            [group_id],
-        )
-        return cursor.fetchone()[0]
+        cursor.execute(sql + " RETURNING chat_seq", params)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _require_may_post(actor: User, group: Group) -> None:
+    """The full check, with the reason, for when the fast one in the UPDATE said no or
+    something else went wrong first (a non-member hears "not allowed", not why their
+    text was wrong)."""
+    policy.forget_memberships(actor)
+    if not policy.is_member(actor, group):
+        raise ChatError("not_allowed", "Only members of this group can send messages.")
+    if not policy.can_post(actor, group):
+        raise ChatError("muted", "A moderator has paused your messages in this group for now.")
 
 
 def post_chat_message(
@@ -162,27 +179,38 @@ def post_chat_message(
     stored; `confirm=True` is their "send anyway"), refuse it (`ScreeningBlocked`), hold
     it for a moderator, or publish it with a review case (always so for a crisis: people
     must be able to reach out).
+
+    Whether they may post is checked inside the statement that takes the group's lock
+    (`policy.posting_membership`), so a mute or ban is seen at once without a query of
+    its own; every refusal is explained by `_require_may_post` before anything else.
     """
-    policy.forget_memberships(actor)  # a long-lived socket must see a mute or ban at once
-    if not policy.is_member(actor, group):
-        raise ChatError("not_allowed", "Only members of this group can send messages.")
-    if not policy.can_post(actor, group):
-        raise ChatError("muted", "A moderator has paused your messages in this group for now.")
-    text = clean_body(body)
-    client_id = clean_client_id(client_id)
+    try:
+        text = clean_body(body)
+        client_id = clean_client_id(client_id)
+    except ChatError:
+        _require_may_post(actor, group)
+        raise
     if not ratelimit.allow("chat", f"{group.pk}:{actor.pk}", limit=RATE_LIMIT,
                            window=RATE_WINDOW):
+        _require_may_post(actor, group)
         existing = _existing(actor, group, client_id)  # a resend is never refused
         if existing is not None:
             return existing
         raise ChatError("rate_limited", "You're sending messages very quickly. Please wait a "
                         "few seconds and try again.")
-    outcome = outcome_for(screening.screen(text, group), group, confirm=confirm)
+    try:
+        outcome = outcome_for(screening.screen(text, group), group, confirm=confirm)
+    except (ScreeningPrompt, ScreeningBlocked):
+        _require_may_post(actor, group)
+        raise
     html = render_markdown(text)
     status = ChatMessage.Status.HELD if outcome.held else ChatMessage.Status.PUBLISHED
     try:
         with transaction.atomic():
-            seq = _next_seq(group.pk)
+            seq = _next_seq(group.pk, only_if=policy.posting_membership(actor, group))
+            if seq is None:
+                _require_may_post(actor, group)  # raises the reason, or ...
+                seq = _next_seq(group.pk)  # ... the wider rule allows it (a founder)
             message = ChatMessage.objects.create(
                 group=group, seq=seq, author=actor, client_id=client_id, body=text,
                 body_html=html, status=status,

@@ -165,3 +165,6 @@ def world(request, django_db_setup, django_db_blocker):
         with django_db_blocker.unblock():
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)
+
+
+from tests.community.chat_fixtures import chat, room  # noqa: E402, F401  (shared fixtures)
