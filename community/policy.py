@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Now
 from django.http import Http404
 
 from community.models import Group, Membership
@@ -193,16 +194,15 @@ def posting_membership(user: AnyUser, group: Group) -> QuerySet:
     """The membership row that lets this person post in this group right now, read fresh.
 
     A narrower twin of `can_post` (an active account, a live group, an approved member
-    who is not muted) for chat's send path, which folds it into the statement that takes
-    the group's lock, so a busy chat costs no extra query per message. Whatever this
-    refuses is decided again by `can_post`, which also gives the reason.
+    who is not muted by the database's clock) for chat's send path, which folds it into
+    the statement that takes the group's lock, so a busy chat costs no extra query per
+    message. Whatever this refuses is decided again by `can_post`, which also gives the
+    reason.
     """
-    from django.utils import timezone
-
     return Membership.objects.filter(
         user_id=user.pk, group_id=group.pk, status=Membership.Status.APPROVED,
         user__is_active=True, group__status=Group.Status.ACTIVE,
-    ).filter(Q(muted_until__isnull=True) | Q(muted_until__lte=timezone.now()))
+    ).filter(Q(muted_until__isnull=True) | Q(muted_until__lte=Now()))
 
 
 def can_moderate(user: AnyUser | None, group: Group) -> bool:
@@ -372,10 +372,15 @@ def chat_close_code(user: AnyUser | None, group: Group | None) -> int | None:
 # --- raising twins ------------------------------------------------------------------------
 
 
+class NotAllowed(Http404):
+    """A "not found" that is really a refusal: answered exactly like a missing page, but
+    the security log (community.security_middleware) can tell the two apart."""
+
+
 def require(allowed: bool) -> None:
     """Refuse with "not found", the same answer as for something that does not exist."""
     if not allowed:
-        raise Http404("Not found")
+        raise NotAllowed("Not found")
 
 
 def require_moderator(user: AnyUser | None, group: Group) -> None:
@@ -435,14 +440,16 @@ def moderated_groups(user: AnyUser | None) -> QuerySet[Group]:
 def get_group_for(user: AnyUser | None, slug: str) -> Group:
     """The group at this slug if the person may know it exists; 404 for missing and hidden."""
     group = Group.objects.filter(slug=slug).first()
-    if group is None or not can_view_group(user, group):
+    if group is None:
         raise Http404("Not found")
+    require(can_view_group(user, group))
     return group
 
 
 def get_moderated_group(user: AnyUser | None, slug: str) -> Group:
     """The group at this slug if the person moderates it; 404 otherwise."""
     group = Group.objects.filter(slug=slug).first()
-    if group is None or not can_moderate(user, group):
+    if group is None:
         raise Http404("Not found")
+    require(can_moderate(user, group))
     return group
