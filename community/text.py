@@ -8,6 +8,7 @@ stored output safe.
 
 from __future__ import annotations
 
+import re
 from functools import partial
 
 import bleach
@@ -47,12 +48,15 @@ _cleaner = bleach.Cleaner(
 _cleaner.serializer.use_best_quote_char = False
 
 _CONTROLS = {c: None for c in range(32) if chr(c) not in "\n\t"} | {0x7F: None}
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def strip_controls(text: str) -> str:
     """Drop control characters (keeping newlines and tabs): nobody types them on purpose,
-    and the search snippets use two of them as match markers."""
-    return text.translate(_CONTROLS)
+    and the search snippets use two of them as match markers. A lone surrogate (half an
+    emoji, cut by a client; JSON can carry one) cannot be stored in UTF-8 at all, so it
+    becomes U+FFFD instead of failing the write."""
+    return _LONE_SURROGATE.sub("\ufffd", text.translate(_CONTROLS))
 
 
 def sanitize_html(html: str) -> str:

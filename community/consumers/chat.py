@@ -268,7 +268,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         try:
             frame = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting ([[[[…) overflows the decoder
             await self.send_error("bad_json", "That frame was not valid JSON.")
             return
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
