@@ -1,8 +1,11 @@
-"""How allauth fits Kindred: members sign up with a display name, not a username."""
+"""How allauth fits Kindred: members sign up with a display name, not a username; ending
+sessions closes the sockets opened with them (community.services.sessions)."""
 
 from __future__ import annotations
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context
+from allauth.usersessions.adapter import DefaultUserSessionsAdapter
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -15,3 +18,28 @@ class AccountAdapter(DefaultAccountAdapter):
         if commit:
             user.save()
         return user
+
+    def set_password(self, user, password: str) -> None:
+        # Django gives the session a new key when the password changes; remember the old
+        # one, so the sockets this browser already has open are not closed with the rest
+        # (community.signals.on_password_changed).
+        from community.signals import KEY_BEFORE_PASSWORD_CHANGE
+
+        request = context.request
+        session = getattr(request, "session", None)
+        if request is not None and session is not None and session.session_key:
+            setattr(request, KEY_BEFORE_PASSWORD_CHANGE, session.session_key)
+        super().set_password(user, password)
+
+
+class UserSessionsAdapter(DefaultUserSessionsAdapter):
+    """"Log out other sessions" on the sessions page: end them and close their sockets."""
+
+    def end_sessions(self, sessions) -> None:
+        from community.services.sessions import end_sessions
+
+        by_person: dict[int, list] = {}
+        for session in sessions:
+            by_person.setdefault(session.user_id, []).append(session)
+        for user_id, theirs in by_person.items():
+            end_sessions(user_id=user_id, sessions=theirs, reason="sessions_page")

@@ -5,3 +5,8 @@ class CommunityConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "community"
     verbose_name = "Community"
+
+    def ready(self) -> None:
+        from community import signals
+
+        signals.connect()  # sessions end (and sockets close) on logout and password changes

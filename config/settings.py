@@ -200,6 +200,8 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_PASSWORD_INPUT_RENDER_VALUE = False
 ACCOUNT_ADAPTER = "community.adapters.AccountAdapter"
+# Ending a session (sessions page, logout, password change) also closes its sockets.
+USERSESSIONS_ADAPTER = "community.adapters.UserSessionsAdapter"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Kindred] "
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",

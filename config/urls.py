@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
 
-from community.views import email_prefs, health, pages, people, places
+from community.views import email_prefs, health, pages, people, places, privacy
 from community.views import meetings as meeting_pages
 from forums import views as forum_views
 
@@ -21,6 +21,12 @@ urlpatterns = [
         TemplateView.as_view(template_name="robots.txt", content_type="text/plain"),
     ),
     path("accounts/profile/", people.edit_profile, name="profile"),
+    path("accounts/export/", privacy.export_page, name="account_export"),
+    path("accounts/export.json", privacy.export_json, name="account_export_json"),
+    path("accounts/export.html", privacy.export_html, name="account_export_html"),
+    path("accounts/delete/", privacy.delete_account, name="account_delete"),
+    path("accounts/sessions/<int:session_id>/end/", privacy.end_session,
+         name="account_session_end"),
     path("accounts/", include("allauth.urls")),
     path("people/<int:user_id>/", people.person, name="person"),
     path("notifications/", people.notifications, name="notifications"),

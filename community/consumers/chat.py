@@ -413,7 +413,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.recheck_membership()
 
     async def user_sessions_ended(self, event: dict) -> None:
-        await self.close(code=4401)
+        if realtime.ends_this_socket(event, self.scope):  # only this browser's session
+            await self.close(code=4401)
 
     async def notify_notification(self, event: dict) -> None:
         """Notifications have their own socket; the chat socket ignores them."""

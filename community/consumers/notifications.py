@@ -57,4 +57,5 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         """Chat sockets act on this; the notifications socket has nothing to close."""
 
     async def user_sessions_ended(self, event: dict) -> None:
-        await self.close(code=CLOSE_NOT_LOGGED_IN)
+        if realtime.ends_this_socket(event, self.scope):  # only this browser's session
+            await self.close(code=CLOSE_NOT_LOGGED_IN)

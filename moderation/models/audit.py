@@ -65,6 +65,7 @@ class AuditEntry(models.Model):
         SIGNPOST_DELETED = "signpost.deleted", "Signpost removed"
         RESOURCE_SAVED = "resource.saved", "Resource added or changed"
         RESOURCE_DELETED = "resource.deleted", "Resource removed"
+        ACCOUNT_DELETED = "account.deleted", "Account deleted by its owner"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     action = models.CharField(max_length=40, choices=Action.choices)

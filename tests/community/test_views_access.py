@@ -251,6 +251,13 @@ SITE_ROUTES = {
     "help": ("get", "/help/", 200, 200),
     "/robots.txt": ("get", "/robots.txt", 200, 200),
     "profile": ("get", "/accounts/profile/", LOGIN, 200),
+    # Privacy rights: only ever the signed-in person's own data; a session id that is not
+    # one of theirs is 404 (tests/community/test_sessions_end.py has the allowed case).
+    "account_export": ("get", "/accounts/export/", LOGIN, 200),
+    "account_export_json": ("get", "/accounts/export.json", LOGIN, 200),
+    "account_export_html": ("get", "/accounts/export.html", LOGIN, 200),
+    "account_delete": ("get", "/accounts/delete/", LOGIN, 200),
+    "account_session_end": ("post", "/accounts/sessions/999999999/end/", LOGIN, 404),
     "notifications": ("get", "/notifications/", LOGIN, 200),
     "notifications_read": ("post", "/notifications/read/", LOGIN, NOTES),
     "groups:list": ("get", "/groups/", 200, 200),
