@@ -364,7 +364,9 @@ def chat_close_code(user: AnyUser | None, group: Group | None) -> int | None:
         return 4404
     if content_access(user, group) == ContentAccess.ALLOW:
         return None
-    if home_view(user, group) == HomeView.PUBLIC:
+    # Site staff may read an invite-only group's public description, but its chat is
+    # "not found" to everyone who is not in it, as the contract says.
+    if not group.is_invite_only and home_view(user, group) == HomeView.PUBLIC:
         return 4403
     return 4404
 
