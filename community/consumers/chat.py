@@ -24,6 +24,7 @@ from community import policy, realtime, selectors
 from community.consumers.roster import Roster
 from community.models import Group
 from community.presence import get_presence
+from community.security_log import security_event
 from community.services.chat import ChatError, post_chat_message
 from moderation.signposting import ScreeningBlocked, ScreeningPrompt
 
@@ -38,6 +39,7 @@ CLOSE_ABUSE = 4429
 # 1011), so "too big" and "try again" use the 4xxx range, echoing HTTP 413 and 503.
 CLOSE_TOO_BIG = 4413
 CLOSE_TRY_AGAIN = 4503
+GAP_FILL_MAX = 200  # missed messages sent one by one; further behind, a fresh page instead
 
 
 def _open(user, slug: str, raw_after: str) -> dict:
@@ -294,7 +296,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 client_id=client_id, confirm=confirm,
             )
         except ChatError as error:
-            await self.send_error(error.code, error.detail, client_id=echo_id)
+            await self.send_error(error.code, error.detail, client_id=echo_id,
+                                  retry_after=error.retry_after)
             if error.code == "rate_limited":
                 await self.note_refusal()
             return
@@ -324,6 +327,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         while self.refusals and self.refusals[0] < now - ABUSE_WINDOW:
             self.refusals.popleft()
         if len(self.refusals) >= ABUSE_LIMIT:
+            security_event("chat_closed_for_abuse", user=self.user, group_id=self.group.pk,
+                           code=CLOSE_ABUSE)
             await self.close(code=CLOSE_ABUSE)
 
     async def on_history(self, frame: dict) -> None:
@@ -373,17 +378,30 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.fill_gap(seq)
 
     async def fill_gap(self, upto_seq: int) -> None:
+        if upto_seq - self.last_seq > GAP_FILL_MAX:
+            await self.resync(upto_seq)
+            return
         rows = await db(selectors.chat_by_seq)(
-            self.group.pk, after_seq=self.last_seq, upto_seq=upto_seq
+            self.group.pk, after_seq=self.last_seq, upto_seq=upto_seq, limit=GAP_FILL_MAX
         )
         for message in rows:
+            if message["seq"] <= self.last_seq:
+                continue  # delivered while we were reading
             if message["status"] == "published":
                 await self.send_json({"type": "message.new", "message": message})
             self.last_seq = message["seq"]
-        if self.last_seq < upto_seq:  # more than one fill's worth behind: page instead
-            self.last_seq = upto_seq
-            await self.send_json({"type": "history", "messages": [], "more": True,
-                                  "resync": True})
+        if self.last_seq < upto_seq:
+            self.last_seq = upto_seq  # the rest were deleted (a released held message)
+
+    async def resync(self, upto_seq: int) -> None:
+        """Too far behind to fill message by message: this socket's channel overflowed
+        (a slow or starved connection). Send the newest page, as a reconnect would, with
+        `resync`; the client shows a gap and pages back over it with `history`."""
+        log.info("chat: socket %s messages behind; resyncing", upto_seq - self.last_seq)
+        messages, more, snapshot = await db(selectors.chat_catch_up)(self.group.pk, after=0)
+        self.last_seq = max(self.last_seq, upto_seq, snapshot)
+        await self.send_json({"type": "history", "messages": messages, "more": more,
+                              "resync": True})
 
     async def check_caught_up(self, group_seq: int) -> None:
         """From the heartbeat: if the group is ahead of this socket, queue a catch-up on
@@ -427,8 +445,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def send_json(self, data: dict) -> None:
         await self.send(text_data=json.dumps(data))
 
-    async def send_error(self, code: str, detail: str, *, client_id: str | None = None) -> None:
+    async def send_error(self, code: str, detail: str, *, client_id: str | None = None,
+                         retry_after: int | None = None) -> None:
         frame = {"type": "error", "code": code, "detail": detail}
         if client_id is not None:
             frame["client_id"] = client_id
+        if retry_after is not None:  # seconds until a rate-limited send may go through
+            frame["retry_after"] = retry_after
         await self.send_json(frame)

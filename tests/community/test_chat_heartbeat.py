@@ -16,7 +16,7 @@ from channels.db import database_sync_to_async
 from django.db.models import F
 from django.utils import timezone
 
-from community.consumers.chat import roster
+from community.consumers.chat import GAP_FILL_MAX, roster
 from community.consumers.roster import standings_for
 from community.models import ChatMessage, Group, Membership
 from community.services.chat import ChatError, post_chat_message
@@ -177,3 +177,27 @@ def test_a_non_member_hears_not_allowed_before_any_complaint_about_their_text(
     with pytest.raises(ChatError) as refused:
         post_chat_message(actor=outsider, group=group, body="", client_id="g-1")
     assert refused.value.code == "not_allowed"
+
+
+async def test_a_socket_far_behind_is_told_to_resync_with_the_newest_page(room, chat):
+    """Its channel overflowed (a slow connection): rather than hundreds of frames it gets
+    the newest page marked `resync`, and pages back over the gap as after a reconnect."""
+    ada, _ = await chat.join(room.ada, room.slug)
+    ben, _ = await chat.join(room.ben, room.slug)
+    missed = [await store_silently(room.group, room.cal, f"Missed {n}")
+              for n in range(GAP_FILL_MAX + 20)]
+    live = await ben.post("And now live")
+
+    resync = await ada.next("history")
+    assert resync["resync"] is True and resync["more"] is True
+    shown = [m["id"] for m in resync["messages"]]
+    assert shown[-1] == live["id"] and shown == sorted(shown)
+    assert await ada.quiet(ignore=("presence",)) == [], "nothing doubled after the page"
+
+    await ada.send({"type": "history", "before": shown[0], "limit": 50})
+    older = await ada.next("history")
+    assert [m["id"] for m in older["messages"]][-1] == shown[0] - 1
+    assert {m.pk for m in missed} >= {m["id"] for m in older["messages"]}
+
+    again = await ben.post("Still here")
+    assert (await ada.next("message.new"))["message"]["id"] == again["id"]
