@@ -298,7 +298,7 @@ def _moderate_thread(*, actor: User, thread: Thread, field: str, value: bool,
         action = {"pinned": AuditEntry.Action.THREAD_PINNED,
                   "locked": AuditEntry.Action.THREAD_LOCKED}[field]
         record_audit(action=action, actor=actor, group=thread.group,
-                     target_user=thread.author, reason=reason.strip(),
+                     target_user=thread.author, reason=strip_controls(reason).strip(),
                      detail={"thread_id": thread.pk, "value": value})
     return thread
 

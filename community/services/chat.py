@@ -304,6 +304,7 @@ def remove_chat_message(*, actor: User, message: ChatMessage, reason: str) -> Ch
     group = message.group
     if not policy.can_moderate(actor, group):
         raise Http404("Not found")
+    reason = strip_controls(reason)  # typed into a form field: NUL cannot be stored
     if not reason.strip():
         raise ValidationError({"reason": "Please say why, for the record."})
     with transaction.atomic():
