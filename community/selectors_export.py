@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from allauth.account.models import EmailAddress
@@ -23,6 +24,7 @@ from allauth.usersessions.models import UserSession
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
+from community import policy
 from community.models import (
     ChatMessage,
     CheckInReceipt,
@@ -161,11 +163,32 @@ def _thread(t: Thread) -> dict:
             "started": _when(t.created_at), "status": t.get_status_display()}
 
 
-def _post(p: Post) -> dict:
+class ReadableGroups:
+    """The groups the person may read now, asked once and only if a section needs it.
+
+    A thread's or a meeting's title is someone else's words: it goes in beside the
+    person's own post, follow or reply only while they may still read that group, so
+    someone who left or was banned learns nothing new of it (not even a title changed
+    after they went)."""
+
+    def __init__(self, user: User) -> None:
+        self.user = user
+        self._ids: frozenset[int] | None = None
+
+    def title(self, title: str, group_id: int, *, own: bool = False) -> str:
+        if own:
+            return title
+        if self._ids is None:
+            self._ids = frozenset(policy.member_groups(self.user).values_list("pk", flat=True))
+        return title if group_id in self._ids else ""
+
+
+def _post(p: Post, readable: ReadableGroups) -> dict:
     return {
         "id": p.pk,
         "group": p.group.name,
-        "thread": p.thread.title,
+        "thread": readable.title(p.thread.title, p.group_id,
+                                 own=p.thread.author_id == p.author_id),
         "in_reply_to_post": p.parent_id,
         "written": _when(p.created_at),
         "edited": _when(p.edited_at),
@@ -185,13 +208,17 @@ def _reaction(r: Reaction) -> dict:
     return {"post": r.post_id, "reaction": r.get_kind_display(), "given": _when(r.created_at)}
 
 
-def _follow(f: ThreadFollow) -> dict:
-    return {"thread": f.thread.title, "following": f.following,
+def _follow(f: ThreadFollow, readable: ReadableGroups) -> dict:
+    return {"thread": readable.title(f.thread.title, f.thread.group_id,
+                                     own=f.thread.author_id == f.user_id),
+            "following": f.following,
             "last_read": _when(f.last_read_at)}
 
 
-def _reply(r: MeetingReply) -> dict:
-    return {"group": r.meeting.group.name, "meeting": r.meeting.title,
+def _reply(r: MeetingReply, readable: ReadableGroups) -> dict:
+    return {"group": r.meeting.group.name,
+            "meeting": readable.title(r.meeting.title, r.meeting.group_id,
+                                      own=r.meeting.created_by_id == r.user_id),
             "date": _when(r.occurrence), "answer": r.get_answer_display(),
             "answered": _when(r.updated_at)}
 
@@ -275,6 +302,7 @@ def export_sections(user: User) -> list[Section]:
     """The sections of the person's export, in reading order; nothing is read until a
     section's rows are asked for."""
     uid = user.pk
+    readable = ReadableGroups(user)
     return [
         Section("account", "Your account", "What you told us when you signed up and in your "
                 "profile.", _account(user)),
@@ -291,17 +319,19 @@ def export_sections(user: User) -> list[Section]:
         Section("forum_threads", "Forum threads you started", "", batched(
             Thread.objects.filter(author_id=uid).select_related("group"), _thread)),
         Section("forum_posts", "Your forum posts", "", batched(
-            Post.objects.filter(author_id=uid).select_related("group", "thread"), _post)),
+            Post.objects.filter(author_id=uid).select_related("group", "thread"),
+            partial(_post, readable=readable))),
         Section("post_versions", "Earlier versions of your posts", "What your posts said "
                 "before you edited or deleted them.", batched(
                     PostRevision.objects.filter(post__author_id=uid), _revision)),
         Section("reactions", "Reactions you gave", "", batched(
             Reaction.objects.filter(user_id=uid), _reaction)),
         Section("thread_follows", "Threads you follow or read", "", batched(
-            ThreadFollow.objects.filter(user_id=uid).select_related("thread"), _follow)),
+            ThreadFollow.objects.filter(user_id=uid).select_related("thread"),
+            partial(_follow, readable=readable))),
         Section("meeting_replies", "Your meeting replies", "", batched(
             MeetingReply.objects.filter(user_id=uid).select_related("meeting__group"),
-            _reply)),
+            partial(_reply, readable=readable))),
         Section("checkins", "Monthly check-ins you answered", "Only that you answered: "
                 "your answers are not linked to you.", batched(
                     CheckInReceipt.objects.filter(user_id=uid).select_related("group"),
