@@ -950,3 +950,23 @@ def test_meeting_reminders_go_only_to_members(cw, rights):
     assert sent == 2
     for key in PRIVATE:
         assert (f"{key}-member", cw.of(key, "meeting-venue")) in got
+
+
+def test_export_of_someone_who_left_keeps_their_words_but_not_the_groups(web, cw):
+    """The leak this module found: a banned person's or ex-member's own data export
+    carried the current titles of threads and meetings of the group they are out of.
+    Their own words stay in it; someone else's words from that group do not."""
+    for key in PRIVATE:
+        for role in ("banned", "ex_member"):
+            web.cookies.clear()
+            cw.world.login(web, cw.world.people[key][role])
+            data = json.loads(body_of(web.get("/accounts/export.json")))
+            assert [(p["text"], p["thread"]) for p in data["forum_posts"]] == [
+                (f"Thanks from {role}", "")]
+            assert [f["thread"] for f in data["thread_follows"]] == [""]
+            assert [r["meeting"] for r in data["meeting_replies"]] == [""]
+        web.cookies.clear()
+        cw.world.login(web, cw.world.people[key]["member"])  # still in: the title is there
+        data = json.loads(body_of(web.get("/accounts/export.json")))
+        assert [r["meeting"] for r in data["meeting_replies"]] == [
+            cw.bits[key].meeting.title]
