@@ -66,6 +66,16 @@ if (root) {
     while (announcer.childElementCount > 5) announcer.firstElementChild.remove();
   }
 
+  function focusHome() {
+    if (textarea) {
+      textarea.focus();
+      return;
+    }
+    const heading = document.getElementById("chat-heading");
+    heading.tabIndex = -1;
+    heading.focus();
+  }
+
   function formatTime(iso) {
     const d = new Date(iso);
     return d.toLocaleString([], { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
@@ -306,9 +316,17 @@ if (root) {
       case "signpost":
         showPanel(frame.title, frame.text, frame.resources);
         break;
-      case "message.removed":
-        document.getElementById(`message-${frame.id}`)?.remove();
+      case "message.removed": {
+        const gone = document.getElementById(`message-${frame.id}`);
+        if (!gone) break;
+        // If the keyboard was on it (its Flag link, say), put the focus somewhere useful
+        // instead of letting it fall back to the top of the page.
+        const hadFocus = gone.contains(document.activeElement);
+        gone.remove();
+        announce("A moderator removed a message.");
+        if (hadFocus) focusHome();
         break;
+      }
       case "presence": {
         const names = frame.online.map((p) => p.name);
         presenceEl.textContent = names.length ? `Here now: ${names.join(", ")}` : "";

@@ -13,7 +13,20 @@ if (list && "WebSocket" in window) {
       if (!response.ok) return;
       const doc = new DOMParser().parseFromString(await response.text(), "text/html");
       const fresh = doc.querySelector("[data-live-queue]");
-      if (fresh) list.replaceChildren(...fresh.childNodes);
+      if (fresh) {
+        // Replacing the list would drop the keyboard focus if it was on a case link:
+        // put it back on the same case (or the list's heading if that case has gone).
+        const focused = list.contains(document.activeElement) ? document.activeElement : null;
+        const href = focused?.getAttribute("href");
+        list.replaceChildren(...fresh.childNodes);
+        if (focused) {
+          const same = href && [...list.querySelectorAll("a[href]")].find(
+            (a) => a.getAttribute("href") === href);
+          const heading = document.getElementById("cases-heading");
+          if (!same && heading) heading.tabIndex = -1;
+          (same || heading)?.focus();
+        }
+      }
       const what = { flagged: "New flag", claimed: "A case was claimed", resolved: "A case was dealt with" };
       note.textContent = `${frame.urgent ? "Urgent. " : ""}${what[frame.change] || "Queue updated"}.`;
     } catch {

@@ -10,6 +10,7 @@ import os
 
 import pytest
 
+from tests.e2e.a11y import write_checked_pages
 from tests.e2e.live import LiveServer, Visitor, launch_chromium, new_visitor, run_daphne
 
 
@@ -47,3 +48,10 @@ def visitor(chromium, daphne):
     yield make
     for person in made:
         person.context.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def a11y_pages_report():
+    """At the end of the run, var/a11y-pages[-gwN].txt lists every page axe checked."""
+    yield
+    write_checked_pages()

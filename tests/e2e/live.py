@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import connections
 
 from tests.conftest import need_service
+from tests.e2e.a11y import accessibility_problems
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 DAPHNE = Path(sys.executable).with_name("daphne")
@@ -391,8 +392,10 @@ PAGE_BASICS_JS = """
 """
 
 
-def page_problems(page) -> list[str]:
-    return [f"{page.url}: {problem}" for problem in page.evaluate(PAGE_BASICS_JS)]
+def page_problems(page, label: str | None = None) -> list[str]:
+    """The structure above, and axe-core's WCAG 2.2 A/AA rules (tests/e2e/a11y.py)."""
+    basics = [f"{page.url}: {problem}" for problem in page.evaluate(PAGE_BASICS_JS)]
+    return basics + accessibility_problems(page, label)
 
 
 # Runs in the page: open a WebSocket, collect frames, and report how it opened or ended
