@@ -9,6 +9,20 @@ from allauth.usersessions.adapter import DefaultUserSessionsAdapter
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def pre_authenticate(self, request, **credentials):
+        # allauth refuses a login once too many have failed (ACCOUNT_RATE_LIMITS
+        # "login_failed", counted in the shared cache): write that to the security log,
+        # with a keyed hash of the address and never the email that was tried.
+        from django.core.exceptions import ValidationError
+
+        from community.security_log import security_event
+
+        try:
+            super().pre_authenticate(request, **credentials)
+        except ValidationError:
+            security_event("rate_limited", scope="login_failed", ip=self.get_client_ip(request))
+            raise
+
     def save_user(self, request, user, form, commit=True):
         # The display name must be set before the first save: it is unique.
         user = super().save_user(request, user, form, commit=False)

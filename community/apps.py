@@ -7,6 +7,6 @@ class CommunityConfig(AppConfig):
     verbose_name = "Community"
 
     def ready(self) -> None:
-        from community import signals
+        from community import checks, signals  # noqa: F401 (checks: registers deploy checks)
 
         signals.connect()  # sessions end (and sockets close) on logout and password changes

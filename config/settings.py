@@ -36,6 +36,18 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return items or default
 
 
+def websocket_sources(hosts: list[str], *, secure: bool) -> list[str]:
+    """CSP sources for the chat socket on each allowed host: wss:// on the standard port
+    behind HTTPS; ws:// and wss:// on any port otherwise (development on :8000)."""
+    sources = []
+    for host in hosts:
+        if host == "*" or not host or ":" in host or "[" in host:
+            continue  # "*" allows any host; CSP can't name IPv6 literals
+        name = f"*{host}" if host.startswith(".") else host
+        sources += [f"wss://{name}"] if secure else [f"ws://{name}:*", f"wss://{name}:*"]
+    return sources
+
+
 # pytest sets PYTEST_VERSION before anything is imported; tests run with debug off
 # (as production does) but must not need a secret or an HTTPS front end.
 TESTING = "PYTEST_VERSION" in os.environ
@@ -86,6 +98,9 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
     "community.middleware.NoIndexMiddleware",
+    # no-store for signed-in people and inside groups; logs refusals, renders 429.
+    "community.security_middleware.PrivatePagesMiddleware",
+    "community.security_middleware.RefusalMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -251,10 +266,12 @@ CONTENT_SECURITY_POLICY = {
         "script-src": ["'self'"],
         "style-src": ["'self'"],
         "img-src": ["'self'", "data:"],
-        "connect-src": ["'self'"],
+        # 'self' covers the chat socket in CSP Level 3 browsers; Safari and older ones
+        # need the ws:/wss: address spelled out (one per allowed host).
+        "connect-src": ["'self'", *websocket_sources(ALLOWED_HOSTS, secure=SECURE_SSL_REDIRECT)],
         "font-src": ["'self'"],
         "object-src": ["'none'"],
-        "base-uri": ["'self'"],
+        "base-uri": ["'none'"],
         "form-action": ["'self'"],
         "frame-ancestors": ["'none'"],
     }
@@ -288,6 +305,25 @@ KINDRED_EDIT_WINDOW_MINUTES = 60
 KINDRED_URGENT_ESCALATE_MINUTES = int(env_str("KINDRED_URGENT_ESCALATE_MINUTES", "15"))
 KINDRED_CLAIM_EXPIRE_MINUTES = 30
 KINDRED_HIDE_AFTER_FLAGGERS = 3
+# Abuse controls (community/abuse.py), per person, counted in the shared cache (Redis in
+# production). "<count>/<period>", period in s, m, h or d ("20/10m" = 20 per ten
+# minutes); several rates, comma-separated, all apply; "" switches one off. "<scope>_new"
+# replaces "<scope>" for accounts younger than KINDRED_NEW_ACCOUNT_HOURS. Fixed windows:
+# a day is a calendar day (UTC). Set so that heavy, honest use never meets them.
+KINDRED_RATE_LIMITS = {
+    "chat": "10/10s",  # chat messages, per member per group
+    "chat_new": "5/10s,120/h",
+    "post": "20/10m",  # forum replies, per member
+    "post_new": "6/10m,30/d",
+    "thread": "10/h",  # new forum threads, per member
+    "thread_new": "3/h,6/d",
+    "join": "10/h",  # joining or asking to join groups
+    "flag": "20/h",  # flags on posts, messages and profiles
+    "invite": "30/d",  # invite links made
+}
+KINDRED_NEW_ACCOUNT_HOURS = 24
+# A new account's first few posts and chat messages (together) may not carry links.
+KINDRED_NEW_ACCOUNT_LINK_FREE_POSTS = 3
 # Chat sockets' database work in parallel threads: PostgreSQL only (SQLite has one writer).
 KINDRED_CHAT_DB_PARALLEL = DATABASES["default"]["ENGINE"].endswith("postgresql")
 

@@ -6,6 +6,9 @@ from community.views import email_prefs, health, pages, people, places, privacy
 from community.views import meetings as meeting_pages
 from forums import views as forum_views
 
+# allauth answers its rate limits (ACCOUNT_RATE_LIMITS) with this view: the plain 429 page.
+handler429 = pages.too_many_requests
+
 admin.site.site_header = "Kindred site administration"
 admin.site.site_title = "Kindred admin"
 

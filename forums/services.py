@@ -10,7 +10,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from community import policy
+from community import abuse, policy
 from community.models import Group, Notification, User
 from community.services.chat import mentioned_members
 from community.services.notifications import notify
@@ -117,6 +117,16 @@ def _notify_about_post(actor: User, thread: Thread, post: Post) -> None:
                activity=True)
 
 
+def _check_abuse(actor: User, scope: str, text: str) -> None:
+    """The abuse controls for forum writing, in one place: a new account's first posts
+    carry no links, and threads ("thread") and replies ("post") are rate limited per
+    person (community/abuse.py; numbers in KINDRED_RATE_LIMITS). Raises a ValidationError
+    (RateLimited is status 429), so the form comes back with the words in it."""
+    abuse.check_links(user=actor, text=text, scope=scope)
+    if scope != "edit":
+        abuse.check_rate(scope, user=actor)
+
+
 def _screened(group: Group, text: str, *, confirm: bool) -> Outcome:
     """Screen before storing: may raise ScreeningPrompt or ScreeningBlocked (nothing is
     stored and the writer keeps their words)."""
@@ -138,6 +148,7 @@ def start_thread(*, actor: User, group: Group, category: Category, title: str, b
     if not policy.can_post(actor, group):
         raise ValidationError("A moderator has paused your posting in this group for now.")
     cleaned = _clean_text(title=title, body=body, warning=content_warning)
+    _check_abuse(actor, "thread", f"{cleaned['title']}\n{cleaned['body']}")
     outcome = _screened(group, f"{cleaned['title']}\n{cleaned['body']}", confirm=confirm)
     html = render_markdown(cleaned["body"])
     with transaction.atomic():
@@ -174,6 +185,7 @@ def reply(*, actor: User, thread: Thread, body: str, parent: Post | None = None,
     if not policy.can_post(actor, thread.group):
         raise ValidationError("A moderator has paused your posting in this group for now.")
     cleaned = _clean_text(body=body, warning=content_warning)
+    _check_abuse(actor, "post", cleaned["body"])
     outcome = _screened(thread.group, cleaned["body"], confirm=confirm)
     html = render_markdown(cleaned["body"])
     with transaction.atomic():
@@ -209,6 +221,7 @@ def edit_post(*, actor: User, post: Post, body: str, content_warning: str = "",
     if not policy.can_edit_post(actor, post):
         raise ValidationError("This post can no longer be edited.")
     cleaned = _clean_text(body=body, warning=content_warning)
+    _check_abuse(actor, "edit", f"{title}\n{cleaned['body']}")
     outcome = _screened(post.group, f"{title}\n{cleaned['body']}".strip(), confirm=confirm)
     with transaction.atomic():
         post = Post.objects.select_for_update().get(pk=post.pk)

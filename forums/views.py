@@ -59,6 +59,7 @@ def _compose(request, group, form, *, save, done: str, template: str, **context)
     screening prompt, answered with "Post anyway")."""
     preview = ""
     prompt = None
+    refused = None  # a rate limit: the form comes back with the words and status 429
     if request.method == "POST":
         preview = _preview(request, form)
         if form.is_valid() and not preview:
@@ -66,6 +67,7 @@ def _compose(request, group, form, *, save, done: str, template: str, **context)
                 saved = save(form.cleaned_data, request.POST.get("confirm") == "1")
             except ValidationError as error:
                 add_errors(form, error)
+                refused = error if getattr(error, "status_code", 0) == 429 else None
             except ScreeningBlocked as blocked:
                 add_errors(form, ValidationError(blocked.detail))
             except ScreeningPrompt as asked:
@@ -81,8 +83,12 @@ def _compose(request, group, form, *, save, done: str, template: str, **context)
                     remember_panel(request, outcome.panel)
                 return redirect(url)
     status = 400 if request.method == "POST" and form.errors else 200
-    return render(request, template, group_page_context(
-        request, group, form=form, preview=preview, prompt=prompt, **context), status=status)
+    response = render(request, template, group_page_context(
+        request, group, form=form, preview=preview, prompt=prompt, **context),
+        status=429 if refused else status)
+    if refused:
+        response["Retry-After"] = str(refused.retry_after)
+    return response
 
 
 @group_content

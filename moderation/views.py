@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from community import policy
+from community.abuse import RateLimited
 from community.models import Group
 from community.signposts import crisis_signposts
 from community.views.groups import add_errors
@@ -178,19 +179,26 @@ def flag(request, kind: str, item_id: int):
     item = item_kinds.load(kind, item_id, group=group)
     item_kinds.require_visible(request.user, item)
     form = FlagForm(request.POST if request.method == "POST" else None)
+    refused = None
     if request.method == "POST" and form.is_valid():
         try:
             flag_content(actor=request.user, kind=kind, item_id=item_id, group=group,
                          reason=form.cleaned_data["reason"], note=form.cleaned_data["note"])
+        except RateLimited as error:  # the form comes back with the note still in it
+            add_errors(form, error)
+            refused = error
         except ValidationError as error:
             add_errors(form, error)
         else:
             messages.success(request, "Thank you for telling us. A moderator will take a "
                              "look. If someone is in danger right now, call 999.")
             return redirect(item.group.get_absolute_url())
-    return render(request, "moderation/flag.html", {
+    response = render(request, "moderation/flag.html", {
         "form": form, "item": item, "kind": kind, "group": item.group,
-    }, status=400 if form.errors else 200)
+    }, status=429 if refused else 400 if form.errors else 200)
+    if refused:
+        response["Retry-After"] = str(refused.retry_after)
+    return response
 
 
 @login_required

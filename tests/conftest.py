@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import uuid
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -29,15 +30,32 @@ def need_service(name: str, available: bool, reason: str) -> None:
     pytest.skip(f"{name} not available: {reason}")
 
 
+@pytest.fixture(autouse=True)
+def own_rate_limit_counts(settings):
+    """Each test counts its rate limits from zero: the counts live in the cache (local
+    memory, or Redis with REDIS_URL) keyed by person ids, which SQLite reuses after a
+    rolled-back test, so without its own key prefix one test's posts count against the
+    next one's allowance."""
+    default = dict(settings.CACHES["default"])
+    default["KEY_PREFIX"] = f"{default.get('KEY_PREFIX', '')}-{uuid.uuid4().hex[:12]}"
+    settings.CACHES = {**settings.CACHES, "default": default}
+
+
+# People in tests are established members (joined weeks ago), as in the community they
+# stand for; tests of the first-day rules for new accounts ask for `new=True`.
+ESTABLISHED = timezone.timedelta(weeks=6)
+
+
 @pytest.fixture
 def make_user(db):
     def make(name: str | None = None, *, staff: bool = False, password: str = "pw-Kindred-123!",
-             verified: bool = True) -> User:
+             verified: bool = True, new: bool = False) -> User:
         n = next(_counter)
         name = name or f"Person {n}"
         email = f"{name.lower().replace(' ', '.')}.{n}@example.org"
+        joined = timezone.now() - (timezone.timedelta(0) if new else ESTABLISHED)
         user = User.objects.create_user(email=email, password=password, display_name=name,
-                                        is_staff=staff)
+                                        is_staff=staff, date_joined=joined)
         EmailAddress.objects.create(user=user, email=email, verified=verified, primary=True)
         return user
 

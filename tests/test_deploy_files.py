@@ -353,4 +353,5 @@ def test_ci_run_is_executable_and_runs_the_suite():
     assert re.search(r"^\s*make test\b", text, re.M)
     assert re.search(r"^\s*make lint\b", text, re.M)
     assert re.search(r"^\s*make check-deploy\b", text, re.M)
+    assert re.search(r"^\s*make audit\b", text, re.M), "known vulnerabilities fail CI"
     assert "export CI=true" in text

@@ -20,7 +20,7 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
-from community import policy, ratelimit, realtime
+from community import abuse, policy, realtime
 from community.models import ChatMessage, Group, Membership, Notification, User
 from community.services.notifications import notify
 from community.text import render_markdown, strip_controls
@@ -33,8 +33,6 @@ from moderation.signposting import Outcome, ScreeningBlocked, ScreeningPrompt, o
 
 MAX_BODY = 4000
 MAX_CLIENT_ID = 64
-RATE_LIMIT = 10  # messages ...
-RATE_WINDOW = 10  # ... per this many seconds, per member per group
 
 CHAT_MESSAGE = "chat.message"
 CHAT_REMOVED = "chat.removed"
@@ -43,10 +41,11 @@ CHAT_REMOVED = "chat.removed"
 class ChatError(Exception):
     """A send that cannot go ahead; `code` is the `error` frame's code (CONTRACT.md)."""
 
-    def __init__(self, code: str, detail: str):
+    def __init__(self, code: str, detail: str, *, retry_after: int | None = None):
         super().__init__(detail)
         self.code = code
         self.detail = detail
+        self.retry_after = retry_after  # seconds, for `rate_limited`
 
 
 @dataclass(frozen=True)
@@ -209,14 +208,16 @@ def post_chat_message(
     except ChatError:
         _require_may_post(actor, group)
         raise
-    if not ratelimit.allow("chat", f"{group.pk}:{actor.pk}", limit=RATE_LIMIT,
-                           window=RATE_WINDOW):
+    try:
+        abuse.check_links(user=actor, text=text, scope="chat")
+        abuse.check_rate("chat", user=actor, key=f"{group.pk}:{actor.pk}")
+    except (abuse.RateLimited, abuse.LinksNotYet) as refused:
         _require_may_post(actor, group)
         existing = _existing(actor, group, client_id)  # a resend is never refused
         if existing is not None:
             return existing
-        raise ChatError("rate_limited", "You're sending messages very quickly. Please wait a "
-                        "few seconds and try again.")
+        raise ChatError(refused.code, refused.messages[0],
+                        retry_after=getattr(refused, "retry_after", None)) from None
     try:
         outcome = outcome_for(screening.screen(text, group), group, confirm=confirm)
     except (ScreeningPrompt, ScreeningBlocked):

@@ -20,11 +20,13 @@ from community.models import Group, Membership, User
 
 
 def ensure_user(*, email: str, display_name: str, password: str, is_staff: bool = False) -> User:
-    """A verified account that can log in at once (idempotent)."""
+    """A verified account that can log in at once (idempotent). The demo community's
+    people joined weeks ago, so the first-day limits for new accounts don't apply."""
     user = User.objects.filter(email=email).first()
     if user is None:
         user = User.objects.create_user(
-            email=email, password=password, display_name=display_name, is_staff=is_staff
+            email=email, password=password, display_name=display_name, is_staff=is_staff,
+            date_joined=timezone.now() - timedelta(weeks=6),
         )
     EmailAddress.objects.update_or_create(
         user=user, email=email, defaults={"verified": True, "primary": True}

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from community import policy
+from community import abuse, policy
 from community.models import Group, Invite, Membership, User
 from community.services.membership import (
     _announce_membership_change,
@@ -39,6 +39,7 @@ def create_invite(
         raise ValidationError({"expires_in_days": "Choose between 1 and 365 days."})
     if max_uses is not None and not 1 <= max_uses <= 1000:
         raise ValidationError({"max_uses": "Choose between 1 and 1000 uses."})
+    abuse.check_rate("invite", user=actor)
     with transaction.atomic():
         invite = Invite.objects.create(
             group=group,

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from community import policy, realtime
+from community import abuse, policy, realtime
 from community.models import Group, Membership, Notification, User
 from community.services.notifications import notify
 from moderation.models import AuditEntry
@@ -88,6 +88,7 @@ def _approve(row: Membership, *, decided_by: User | None, now) -> None:
 def join_open_group(*, actor: User, group: Group) -> Membership:
     """Join an open group at once."""
     policy.require(policy.can_view_group(actor, group) and group.is_open)
+    abuse.check_rate("join", user=actor)
     with transaction.atomic():
         row = _membership_for_update(actor, group)
         if row.status == Status.APPROVED:
@@ -139,6 +140,7 @@ def request_membership(*, actor: User, group: Group, answers: list[str]) -> Memb
         return join_open_group(actor=actor, group=group)
     policy.require(not group.is_invite_only)
     cleaned = clean_answers(group, answers)
+    abuse.check_rate("join", user=actor)
     with transaction.atomic():
         row = _membership_for_update(actor, group)
         _refuse_if_banned(row)

@@ -46,6 +46,10 @@ def chat(request, group):
                                    client_id=client_id,
                                    confirm=request.POST.get("confirm") == "1")
     except ChatError as error:
+        if error.code == "rate_limited":  # the words stay in the box, with when to retry
+            response = _page(request, group, draft=body, error=error.detail, status=429)
+            response["Retry-After"] = str(error.retry_after or 10)
+            return response
         return _page(request, group, draft=body, error=error.detail, status=400)
     except ScreeningBlocked as blocked:
         return _page(request, group, draft=body, error=blocked.detail, status=400)

@@ -11,8 +11,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from community import policy, selectors, services
+from community.abuse import RateLimited
 from community.forms import GroupSearchForm, JoinRequestForm
 from community.models import Group
+from community.security_middleware import rate_limited_page
 from community.services.membership import BannedError
 from community.views.places import near_context
 
@@ -101,7 +103,7 @@ def group_join(request, slug: str):
     if where in policy.MEMBER_STANDINGS or where == policy.Standing.PENDING:
         return redirect(group)
     if group.is_invite_only:
-        raise Http404("Not found")
+        raise policy.NotAllowed("Not found")
     questions = list(group.questions.all())
     form = JoinRequestForm(request.POST, questions=questions)
     if group.is_open or form.is_valid():
@@ -117,6 +119,16 @@ def group_join(request, slug: str):
             return render(
                 request, "community/group_home.html", _home_context(request, group), status=403
             )
+        except RateLimited as error:
+            if group.is_open:  # a button, not a form: the plain 429 page
+                return rate_limited_page(request, error.messages[0],
+                                         retry_after=error.retry_after,
+                                         back=group.get_absolute_url())
+            add_errors(form, error)  # the answers stay in the form
+            response = render(request, "community/group_home.html",
+                              _home_context(request, group, join_form=form), status=429)
+            response["Retry-After"] = str(error.retry_after)
+            return response
         except ValidationError as error:
             add_errors(form, error)
         else:
@@ -164,7 +176,7 @@ def content_group(request, slug: str) -> Group:
         raise LoginRequired()
     if access == policy.ContentAccess.JOIN_FIRST:
         raise JoinFirst(group)
-    raise Http404("Not found")
+    raise policy.NotAllowed("Not found")
 
 
 class LoginRequired(Exception):

@@ -15,6 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from community import policy, selectors, services
+from community.abuse import RateLimited
 from community.forms import DecisionForm, InviteForm, MuteForm, ReasonForm, RoleForm
 from community.models import Invite, Membership
 from community.views.groups import group_page_context
@@ -126,6 +127,7 @@ def banned_list(request, slug: str):
 def invites(request, slug: str):
     group = policy.get_moderated_group(request.user, slug)
     form = InviteForm(request.POST or None)
+    refused = None
     if request.method == "POST" and form.is_valid():
         try:
             invite = services.create_invite(
@@ -135,6 +137,9 @@ def invites(request, slug: str):
                 expires_in_days=form.cleaned_data["expires_in_days"],
                 max_uses=form.cleaned_data["max_uses"],
             )
+        except RateLimited as error:  # made a lot today: the page says when to try again
+            form.add_error(None, error)
+            refused = error
         except ValidationError as error:
             form.add_error(None, error.messages)
         else:
@@ -143,12 +148,15 @@ def invites(request, slug: str):
                             f"#invite-{invite.pk}")
     page = Paginator(selectors.group_invites(group), 25).get_page(request.GET.get("page"))
     status = 400 if request.method == "POST" else 200
-    return render(
+    response = render(
         request,
         "community/invites.html",
         group_page_context(request, group, form=form, page=page),
-        status=status,
+        status=429 if refused else status,
     )
+    if refused:
+        response["Retry-After"] = str(refused.retry_after)
+    return response
 
 
 @require_POST

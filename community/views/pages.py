@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from allauth.account.adapter import get_adapter
 from django.shortcuts import render
 
 from community import policy, selectors
 from community.models import Group
+from community.security_log import security_event
+from community.security_middleware import rate_limited_page
+
+ACCOUNT_LIMIT = ("That has been tried a lot from here in a short time. To keep accounts "
+                 "safe, please wait a few minutes and try again.")
 
 
 def home(request):
@@ -40,3 +46,13 @@ def help_now(request):
     if group is not None:  # a group's own page of help is not for search engines
         response["X-Robots-Tag"] = "noindex, nofollow, noarchive"
     return response
+
+
+def too_many_requests(request, exception=None):
+    """allauth's own rate limits (sign-up, log-in, password reset, ACCOUNT_RATE_LIMITS)
+    answer with this page (it looks for `handler429` in the root URLconf)."""
+    match = getattr(request, "resolver_match", None)
+    security_event("rate_limited", user=getattr(request, "user", None),
+                   scope=f"account:{getattr(match, 'url_name', '') or 'unknown'}",
+                   ip=get_adapter().get_client_ip(request))
+    return rate_limited_page(request, ACCOUNT_LIMIT, retry_after=60)

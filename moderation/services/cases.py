@@ -17,7 +17,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from community import policy, realtime
+from community import abuse, policy, realtime
 from community.models import Group, Membership, Notification, User
 from community.services.membership import ban_member, mute_member, remove_member
 from community.services.notifications import notify
@@ -145,6 +145,7 @@ def flag_content(*, actor: User, kind: str, item_id: int, reason: str, note: str
         raise ValidationError({"note": "Please tell the moderators a little about it."})
     if len(note) > 1000:
         raise ValidationError({"note": "Please keep the note to 1000 characters or fewer."})
+    abuse.check_rate("flag", user=actor)
     now = timezone.now()
     with transaction.atomic():
         lookup = {item.case_field: item.obj}

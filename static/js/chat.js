@@ -348,9 +348,12 @@ if (root) {
   function handleError(frame) {
     const id = frame.client_id;
     if (id && pending.has(id)) {
-      if (frame.code === "rate_limited" || frame.code === "unavailable") {
+      // A short wait is retried for the person; a long one (a new account's hourly
+      // allowance) gives the words back instead of knocking on the door all hour.
+      const wait = frame.retry_after || 5;
+      if (frame.code === "unavailable" || (frame.code === "rate_limited" && wait <= 60)) {
         setPendingState(id, `${frame.detail} We'll try again shortly.`, true);
-        setTimeout(() => sendPending(id), 5000);
+        setTimeout(() => sendPending(id), Math.max(wait, 5) * 1000);
         return;
       }
       takeBack(id);

@@ -17,9 +17,11 @@ daphne are in tests/test_chat_two_processes.py.
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 from channels.routing import URLRouter
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern
 
 from community.models import Group
 from config import routing
@@ -178,30 +180,34 @@ def test_socket_access(world, live_sockets, route, key, role):
 # --- the routers: every socket route has a matrix ------------------------------------------
 
 
-def _routes_of(app, prefix: str = "") -> list[str]:
-    """Every route of every URLRouter inside an ASGI application (through its middleware)."""
+def _routes_of(app, prefix: str = "", seen: set[int] | None = None, depth: int = 0
+               ) -> list[str]:
+    """Every route of every URLRouter inside an ASGI application, however it is wrapped:
+    the walk looks through every attribute of every wrapper (channels' middleware keep
+    what they wrap as `inner` or `application`; others may not)."""
+    seen = set() if seen is None else seen
     if isinstance(app, URLRouter):
         found = []
         for route in app.routes:
             pattern = prefix + str(route.pattern)
             inner = getattr(route, "callback", None)
-            if isinstance(route, URLResolver) or isinstance(inner, URLRouter):
-                found += _routes_of(route.url_patterns if isinstance(route, URLResolver)
-                                    else inner, pattern)
+            if isinstance(inner, URLRouter):
+                found += _routes_of(inner, pattern, seen, depth + 1)
             else:
                 found.append(pattern)
         return found
-    if isinstance(app, list):  # an include()'s patterns
-        return [r for p in app for r in _routes_of(URLRouter([p]), prefix)]
-    found = []
-    for attribute in ("application_mapping", "application", "inner"):
-        inner = getattr(app, attribute, None)
-        if isinstance(inner, dict):
-            for value in inner.values():
-                found += _routes_of(value, prefix)
-        elif inner is not None:
-            found += _routes_of(inner, prefix)
-    return found
+    if depth > 8 or id(app) in seen or isinstance(app, str | bytes | int | float | type):
+        return []
+    seen.add(id(app))
+    if isinstance(app, dict):
+        children = list(app.values())
+    elif isinstance(app, list | tuple):
+        children = list(app)
+    elif hasattr(app, "__dict__") and not inspect.ismodule(app) and not inspect.isroutine(app):
+        children = list(vars(app).values())
+    else:
+        children = []
+    return [r for child in children for r in _routes_of(child, prefix, seen, depth + 1)]
 
 
 def test_every_websocket_route_has_a_matrix():
