@@ -17,6 +17,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402 - needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from community.consumers.guard import TryAgainWhenUnavailable  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from moderation import screening  # noqa: E402
 
@@ -38,7 +39,7 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            TryAgainWhenUnavailable(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

@@ -172,7 +172,13 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "max_connections": 1000}],
+                # redis-py 8 reads with a 5 s socket timeout by default, the same as
+                # channels-redis's blocking BZPOPMIN: every idle socket's receive then
+                # failed with TimeoutError and was closed with 1011 (channels_redis#422).
+                # Reads wait longer than the pop; connecting to a Redis that is down
+                # fails fast, so a new chat socket is told 4503 (try again) at once.
+                "hosts": [{"address": REDIS_URL, "max_connections": 1000,
+                           "socket_timeout": 15, "socket_connect_timeout": 2}],
                 "prefix": f"{CACHE_PREFIX}:asgi",
                 "capacity": 1000,
                 "expiry": 30,

@@ -9,6 +9,7 @@ order, even if the channel layer dropped or reordered an event).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -21,6 +22,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from community import policy, realtime, selectors
+from community.consumers.guard import UNAVAILABLE
 from community.consumers.roster import Roster
 from community.models import Group
 from community.presence import get_presence
@@ -139,6 +141,22 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # thread that channels makes (to close stale connections) before every handler: with
     # hundreds of sockets that hop, not the sending, is what limits delivery.
     FAN_OUT_EVENTS = frozenset({"chat.message", "chat.removed", "chat.typing", "chat.presence"})
+
+    async def __call__(self, scope, receive, send) -> None:
+        """The socket's life. If the channel layer goes away while it is open (Redis
+        restarted), channels' receive raises out of here (as does a lost database
+        connection in a handler that does not catch it): close with 4503 ("try again",
+        as at connect) and tidy up as a disconnect would, instead of an unhandled
+        exception, a 1011 and a socket left in the process's roster for ever."""
+        try:
+            await super().__call__(scope, receive, send)
+        except UNAVAILABLE:
+            log.warning("chat: channel layer or database lost; closing the socket so it "
+                        "reconnects", exc_info=True)
+            with contextlib.suppress(Exception):
+                await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN})
+            with contextlib.suppress(Exception):
+                await self.disconnect(CLOSE_TRY_AGAIN)
 
     async def dispatch(self, message: dict) -> None:
         if message.get("type") in self.FAN_OUT_EVENTS:
