@@ -9,9 +9,21 @@ from __future__ import annotations
 import os
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.a11y import write_checked_pages
-from tests.e2e.live import LiveServer, Visitor, launch_chromium, new_visitor, run_daphne
+from tests.e2e.live import (
+    PAGE_TIMEOUT_MS,
+    LiveServer,
+    Visitor,
+    launch_chromium,
+    new_visitor,
+    run_daphne,
+)
+
+# Assertions wait as long as page actions do (Playwright's own default is 5 s): a busy
+# 2-core machine running two workers can take longer than that to render a page.
+expect.set_options(timeout=PAGE_TIMEOUT_MS)
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
@@ -319,6 +320,22 @@ def launch_chromium() -> Iterator:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+def off_the_loop(work):
+    """Run `work()` (service calls) in a worker thread, and give back what it returns.
+
+    Services publish through the channel layer with `async_to_sync`, which refuses to run
+    in the thread where sync Playwright's event loop is running.
+    """
+    def call():
+        try:
+            return work()
+        finally:
+            connections.close_all()  # the worker's own connections, not the test's
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result(timeout=30)
 
 
 @dataclass

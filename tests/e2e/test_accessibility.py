@@ -23,12 +23,10 @@ after a reconnect.
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import time, timedelta
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -40,8 +38,8 @@ from forums.services import create_default_categories, start_thread
 from moderation.services.cases import flag_content
 from tests.conftest import add_membership
 from tests.e2e.a11y import CHECKED, accessibility_problems
-from tests.e2e.live import NAVIGATION_TIMEOUT_MS, PAGE_TIMEOUT_MS, page_problems
-from tests.e2e.test_join_journey import PASSWORD
+from tests.e2e.keyboard import PASSWORD
+from tests.e2e.live import NAVIGATION_TIMEOUT_MS, PAGE_TIMEOUT_MS, off_the_loop, page_problems
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -71,19 +69,6 @@ DOUBLE_TEXT_JS = """
   root.style.fontSize = `${parseFloat(getComputedStyle(root).fontSize) * 2}px`;
 }
 """
-
-
-def off_the_loop(work):
-    """Run service calls in a worker thread (they publish with async_to_sync, which
-    refuses to run in the thread where sync Playwright's event loop is running)."""
-    def call():
-        try:
-            return work()
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(call).result(timeout=30)
 
 
 def sign_in(context, user: User, password: str = PASSWORD) -> None:

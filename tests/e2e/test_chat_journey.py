@@ -1,8 +1,8 @@
-"""Two members chat live in real browsers; one loses the connection, writes while away,
-and comes back: nothing is lost and nothing is doubled.
+"""Two members chat live in real browsers, with the keyboard alone; one loses the
+connection, writes while away, and comes back: nothing is lost and nothing is doubled.
 
-The connection is cut with Playwright's WebSocket routing (going "offline" in the browser
-does not close an open WebSocket), which also refuses reconnects until we say so.
+The browser goes offline, and since that does not close an open WebSocket, the connection
+is also cut with Playwright's WebSocket routing, which refuses reconnects until we say so.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from playwright.sync_api import expect
 
 from community.models import ChatMessage, Group
 from tests.conftest import add_membership
-from tests.e2e.test_join_journey import log_in
+from tests.e2e.keyboard import follow_link, log_in_by_keyboard, tab_to
+from tests.e2e.live import page_problems
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -53,39 +54,58 @@ def chat_log(page):
     return page.locator("#chat-log")
 
 
+def open_chat_by_keyboard(page, group) -> None:
+    """From the group's home page, Tab to its "Chat" link and press Enter."""
+    page.goto(f"/groups/{group.slug}/")
+    follow_link(page, "Chat")
+    expect(page).to_have_url(re.compile(rf"/groups/{group.slug}/chat/$"))
+    expect(page.locator("#chat-status")).to_have_text(re.compile("Connected"))
+
+
+def say(page, words: str) -> None:
+    """Tab to the message box (if not already there), type, press Enter."""
+    tab_to(page, label="Your message")
+    page.keyboard.type(words)
+    page.keyboard.press("Enter")
+
+
 def test_messages_survive_a_dropped_connection_without_loss_or_doubles(
     daphne, visitor, open_group
 ):
+    """Keyboard only: logging in, finding the chat, writing and sending are all keys."""
     group, sam, priya = open_group
     sam_v, priya_v = visitor(), visitor()
     line = Line()
     priya_v.page.route_web_socket(re.compile(r"/ws/groups/"), line.handle)
+    problems: list[str] = []
 
     for person, who in ((sam_v, sam), (priya_v, priya)):
-        log_in(person.page, who.email)
-        person.open(f"/groups/{group.slug}/chat/")
-        expect(person.page.locator("#chat-status")).to_have_text(re.compile("Connected"))
+        log_in_by_keyboard(person.page, who.email)
+        open_chat_by_keyboard(person.page, group)
+    problems += page_problems(priya_v.page, "chat")
 
-    # Live: Sam writes (keyboard only: type, press Enter), Priya sees it at once.
-    box = sam_v.page.get_by_label("Your message")
-    box.focus()
-    sam_v.page.keyboard.type("Hello everyone, how was your week?")
-    sam_v.page.keyboard.press("Enter")
+    # Live: Sam writes (type, press Enter), Priya sees it at once.
+    say(sam_v.page, "Hello everyone, how was your week?")
     expect(chat_log(priya_v.page)).to_contain_text("how was your week")
+    box = sam_v.page.get_by_label("Your message")
     expect(box).to_be_focused()  # sending never moves the keyboard focus away
+    expect(box).to_have_value("")
 
-    # Priya loses signal. Sam keeps talking; Priya writes while away.
+    # Priya's phone loses signal: the browser goes offline and her socket drops.
+    priya_v.context.set_offline(True)
     line.cut()
-    expect(priya_v.page.locator("#chat-status")).to_have_text(re.compile("Reconnecting|lost"))
-    sam_v.page.get_by_label("Your message").fill("Posted while Priya was away")
-    sam_v.page.keyboard.press("Enter")
+    expect(priya_v.page.locator("#chat-status")).to_have_text(
+        re.compile("offline|Reconnecting|lost"))
+    say(sam_v.page, "Posted while Priya was away")
     expect(chat_log(sam_v.page)).to_contain_text("Posted while Priya was away")
-    priya_v.page.get_by_label("Your message").fill("Written on the bus with no signal")
-    priya_v.page.keyboard.press("Enter")
+    say(priya_v.page, "Written on the bus with no signal")
     expect(chat_log(priya_v.page)).to_contain_text("Waiting")
+    expect(priya_v.page.get_by_label("Your message")).to_be_focused()
+    problems += page_problems(priya_v.page, "chat, offline with a message waiting")
 
     # Signal returns: Priya catches up and her queued message goes out exactly once.
     line.up = True
+    priya_v.context.set_offline(False)
     expect(priya_v.page.locator("#chat-status")).to_have_text(
         re.compile("Connected"), timeout=15_000
     )
@@ -105,18 +125,20 @@ def test_messages_survive_a_dropped_connection_without_loss_or_doubles(
     assert list(
         ChatMessage.objects.filter(group=group).order_by("id").values_list("body", flat=True)
     ) == texts
+    problems += page_problems(priya_v.page, "chat, back online")
+    assert problems == []
 
 
 def test_new_messages_are_announced_politely(daphne, visitor, open_group):
     group, sam, priya = open_group
     sam_v, priya_v = visitor(), visitor()
     for person, who in ((sam_v, sam), (priya_v, priya)):
-        log_in(person.page, who.email)
-        person.open(f"/groups/{group.slug}/chat/")
-        expect(person.page.locator("#chat-status")).to_have_text(re.compile("Connected"))
+        log_in_by_keyboard(person.page, who.email)
+        open_chat_by_keyboard(person.page, group)
     announcer = priya_v.page.locator("#chat-announcer")
     assert announcer.get_attribute("aria-live") == "polite"
-    sam_v.page.get_by_label("Your message").fill("Anyone around tonight?")
-    sam_v.page.get_by_role("button", name="Send").click()
+    tab_to(priya_v.page, label="Your message")
+    say(sam_v.page, "Anyone around tonight?")
     expect(announcer).to_contain_text("Sam Example says: Anyone around tonight?")
     expect(priya_v.page.locator("#chat-presence")).to_contain_text("Sam Example")
+    expect(priya_v.page.get_by_label("Your message")).to_be_focused()

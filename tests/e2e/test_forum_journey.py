@@ -40,18 +40,21 @@ def test_thread_with_warning_reply_notification_and_private_search(
     # Ann starts a thread with a content warning, previewing it first.
     page = ann_v.page
     ann_v.open(f"/groups/{group.slug}/forum/")
+    problems = page_problems(page, "forum index")
     page.get_by_role("link", name="Start a new thread").click()
+    problems += page_problems(page, "new thread form")
     page.get_by_label("Title", exact=True).fill("My first month on dialysis")
     page.get_by_label("Category").select_option(label="Living with it")
     page.get_by_label("Your post", exact=True).fill("Some days were **very** dark.")
     page.get_by_label("Content warning").fill("mentions low mood")
     page.get_by_role("button", name="Preview").click()
     expect(page.locator(".preview strong")).to_have_text("very")
+    problems += page_problems(page, "new thread form, preview")
     body_box = page.get_by_label("Your post", exact=True)
     expect(body_box).to_have_value("Some days were **very** dark.")
     page.get_by_role("button", name="Post the thread").click()
     expect(page.get_by_role("heading", name="My first month on dialysis")).to_be_visible()
-    problems = page_problems(page)
+    problems += page_problems(page, "thread")
 
     # Ben opens it: the post is folded behind its warning until he chooses to open it.
     ben_page = ben_v.page
@@ -62,13 +65,14 @@ def test_thread_with_warning_reply_notification_and_private_search(
     expect(warning.locator(".post-body")).to_be_hidden()
     warning.locator("summary").click()
     expect(warning.locator(".post-body")).to_be_visible()
-    problems += page_problems(ben_page)
+    problems += page_problems(ben_page, "thread, content warning opened")
 
     # Ben replies to Ann's post specifically; Ann (on another page) hears at once.
     ann_v.open("/help/")
     ben_page.get_by_role("link", name="Reply to this post").first.click()
     replying = ben_page.get_by_role("heading", name=re.compile("replying to Ann Writer"))
     expect(replying).to_be_visible()
+    problems += page_problems(ben_page, "reply form")
     ben_page.get_by_label("Your reply", exact=True).fill(
         "Thank you for writing this. It gets easier."
     )
@@ -81,6 +85,7 @@ def test_thread_with_warning_reply_notification_and_private_search(
     ann_v.open("/notifications/")
     page.get_by_role("link", name=re.compile("Ben Reader replied to your post")).click()
     expect(page.locator(f"#post-{reply.pk}")).to_contain_text("It gets easier")
+    problems += page_problems(page, "thread, at a reply")
 
     # While Ann reads the thread, a new reply offers itself in a banner (JS enhancement).
     expect(page.locator("#new-replies")).to_be_hidden()
@@ -88,14 +93,17 @@ def test_thread_with_warning_reply_notification_and_private_search(
     ben_page.get_by_label("Your reply", exact=True).fill("One more thing: drink water.")
     ben_page.get_by_role("button", name="Post my reply").click()
     expect(page.locator("#new-replies")).to_contain_text("New replies")
+    problems += page_problems(page, "thread, new replies banner")
     page.locator("#new-replies a").click()
     expect(page.get_by_text("One more thing: drink water.")).to_be_visible()
 
     # Search: members find it; an outsider finds nothing and cannot open the thread.
     ann_v.open("/search/?q=dialysis")
     expect(page.get_by_role("link", name="My first month on dialysis")).to_be_visible()
+    problems += page_problems(page, "search")
     olive_v.open("/search/?q=dialysis")
     expect(olive_v.page.get_by_text("Nothing found")).to_be_visible()
+    problems += page_problems(olive_v.page, "search, nothing found")
     response = olive_v.page.goto(f"{olive_v.base_url}/groups/{group.slug}/forum/")
     assert response.status == 404
     assert problems == []

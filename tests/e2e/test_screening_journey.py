@@ -2,7 +2,8 @@
 
 A member in distress writes in the group chat: the private help panel (Samaritans,
 116 123) appears for them at once, and the message is posted for the group; the on-duty
-moderator's open queue shows the urgent case arriving without a reload. The member then
+moderator's open queue shows the urgent case arriving without a reload, and they claim
+it and pass it to site staff with a note. The member then
 writes unsafe advice: the prompt appears, nothing is sent, the words are kept; they
 choose "Edit my message", change it to something kind, and send that instead.
 """
@@ -14,7 +15,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from community.models import ChatMessage, Group
+from community.models import ChatMessage, Group, Notification
 from moderation.models import Case
 from moderation.signposting import PANELS, PROMPTS
 from tests.conftest import add_membership
@@ -35,7 +36,8 @@ def people(make_user, make_group):
     add_membership(nia, group, "approved")
     add_membership(ola, group, "approved")
     add_membership(mo, group, "approved", "moderator")
-    return group, nia, ola, mo
+    staff = make_user("Sol Staff", staff=True)
+    return group, nia, ola, mo, staff
 
 
 def watch_console(page, problems: list[str]) -> None:
@@ -52,7 +54,7 @@ def connected(page) -> None:
 def test_crisis_gets_help_at_once_and_unsafe_advice_is_edited_before_sending(
     daphne, visitor, people
 ):
-    group, nia, ola, mo = people
+    group, nia, ola, mo, staff = people
     nia_v, ola_v, mo_v = visitor(), visitor(), visitor()
     problems: list[str] = []
     for person in (nia_v, ola_v, mo_v):
@@ -63,13 +65,13 @@ def test_crisis_gets_help_at_once_and_unsafe_advice_is_edited_before_sending(
     # The moderator keeps the review queue open in their own browser.
     mo_v.open("/moderation/")
     expect(mo_v.page.get_by_text("Nothing waiting")).to_be_visible()
-    problems += page_problems(mo_v.page)
+    problems += page_problems(mo_v.page, "moderation queue, nothing waiting")
 
     chat_path = f"/groups/{group.slug}/chat/"
     for person in (nia_v, ola_v):
         person.open(chat_path)
         connected(person.page)
-    problems += page_problems(nia_v.page)
+    problems += page_problems(nia_v.page, "chat")
 
     # --- a crisis: help for the writer at once, the message for the group ---------------
     box = nia_v.page.get_by_label("Your message")
@@ -81,6 +83,7 @@ def test_crisis_gets_help_at_once_and_unsafe_advice_is_edited_before_sending(
     expect(panel.get_by_role("heading", name=title)).to_be_visible()
     expect(panel).to_contain_text("Samaritans")
     expect(panel).to_contain_text("116 123")
+    problems += page_problems(nia_v.page, "chat, crisis help panel open")
     expect(nia_v.page.locator("#chat-log")).to_contain_text(CRISIS)
     expect(nia_v.page.locator("#chat-log .is-pending")).to_have_count(0)
     expect(ola_v.page.locator("#chat-log")).to_contain_text(CRISIS)
@@ -96,6 +99,28 @@ def test_crisis_gets_help_at_once_and_unsafe_advice_is_edited_before_sending(
     expect(first).to_contain_text("Urgent", timeout=5_000)
     expect(first.get_by_role("link")).to_have_attribute("href", re.compile(rf"/{case.pk}/"))
     expect(mo_v.page.get_by_text("Nothing waiting")).to_have_count(0)
+    expect(mo_v.page.locator("#queue-live")).to_contain_text("Urgent")
+    problems += page_problems(mo_v.page, "moderation queue, urgent case arrived live")
+
+    # The moderator claims it and passes it to site staff with a note, as the guide says.
+    first.get_by_role("link").click()
+    expect(mo_v.page.get_by_role("heading", name="How to respond")).to_be_visible()
+    expect(mo_v.page.locator("blockquote")).to_contain_text(CRISIS)
+    problems += page_problems(mo_v.page, "case page, urgent")
+    mo_v.page.get_by_role("button", name="Claim this case").click()
+    expect(mo_v.page.get_by_text("You are looking at this case")).to_be_visible()
+    problems += page_problems(mo_v.page, "case page, claimed")
+    mo_v.page.get_by_label("Pass to site staff").check()
+    mo_v.page.get_by_label("Reason (the author will see this)").fill(
+        "Nia may be at risk. I have sent her the crisis contacts and I'm checking in.")
+    mo_v.page.get_by_role("button", name="Decide").click()
+    expect(mo_v.page.get_by_text("Thank you for looking after the group")).to_be_visible()
+    expect(mo_v.page.locator("#case-list > li").first).to_contain_text("passed to site staff")
+    problems += page_problems(mo_v.page, "moderation queue, after acting")
+    case.refresh_from_db()
+    assert (case.status, case.decision, case.resolved_by_id) == (
+        Case.Status.ESCALATED, Case.Decision.ESCALATE, mo.pk)
+    assert Notification.objects.filter(user=staff, kind=Notification.Kind.NEW_CASE).exists()
 
     nia_v.page.locator("#chat-panel").get_by_role("button", name="Close").click()
     expect(nia_v.page.locator("#chat-panel")).to_be_empty()
@@ -108,6 +133,7 @@ def test_crisis_gets_help_at_once_and_unsafe_advice_is_edited_before_sending(
     pending = nia_v.page.locator("#chat-log .is-pending")
     expect(pending).to_contain_text(UNSAFE)  # the words are kept, marked as not sent
     expect(pending).to_contain_text("Not sent yet")
+    problems += page_problems(nia_v.page, "chat, unsafe-advice prompt open")
     assert not ChatMessage.objects.filter(group=group, body=UNSAFE).exists()
     expect(ola_v.page.locator("#chat-log")).not_to_contain_text(UNSAFE)
 
@@ -132,7 +158,7 @@ def test_crisis_gets_help_at_once_and_unsafe_advice_is_edited_before_sending(
     assert ChatMessage.objects.filter(group=group).count() == 2
     expect(ola_v.page.locator("#chat-log")).not_to_contain_text(UNSAFE)
 
-    problems += page_problems(nia_v.page)
+    problems += page_problems(nia_v.page, "chat, after editing and sending")
     for person in (nia_v, ola_v, mo_v):
         assert person.offsite_requests == []
     assert problems == []
