@@ -180,6 +180,10 @@ class Daphne:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def pid(self) -> int:
+        return self.process.pid if self.process is not None else 0
+
+    @property
     def log_path(self) -> Path:
         return self.log_dir / f"daphne-{self.name}-{self.port}.log"
 
@@ -274,6 +278,7 @@ class FaultClient:
     last_id: int = 0
     delivered: Counter = field(default_factory=Counter)  # message id -> times received
     delivered_at: dict = field(default_factory=dict)  # message id -> first receipt time
+    delivered_via: dict = field(default_factory=dict)  # message id -> live/catch-up/page
     typed_at: dict = field(default_factory=dict)  # client_id -> when it was typed
     pending: dict = field(default_factory=dict)  # client_id -> [body, last sent at]
     sent: dict = field(default_factory=dict)  # client_id -> body, everything ever typed
@@ -386,13 +391,14 @@ class FaultClient:
                     await self._send({"type": "message.send", "client_id": client_id,
                                       "body": item[0]})
 
-    def _count(self, message_id: int) -> None:
+    def _count(self, message_id: int, via: str) -> None:
         self.delivered[message_id] += 1
         self.delivered_at.setdefault(message_id, time.monotonic())
+        self.delivered_via.setdefault(message_id, via)
 
-    def _receive(self, message: dict, *, floor: int = 0) -> None:
+    def _receive(self, message: dict, *, floor: int = 0, via: str = "live") -> None:
         if message["id"] > floor:
-            self._count(message["id"])
+            self._count(message["id"], via)
         self.last_id = max(self.last_id, message["id"])
 
     async def _on_frame(self, frame: dict) -> None:
@@ -425,7 +431,7 @@ class FaultClient:
             floor = self._paging_floor
             for message in messages:
                 if message["id"] > floor and message["id"] not in self.delivered:
-                    self._count(message["id"])
+                    self._count(message["id"], "page")
             oldest = min((m["id"] for m in messages), default=0)
             if frame.get("more") and oldest > floor:
                 await self._send({"type": "history", "before": oldest, "limit": 100})
@@ -433,7 +439,8 @@ class FaultClient:
         # On connecting (or a resync): what we missed since `after`, oldest first.
         floor = self.last_id if not frame.get("resync") else self.last_id
         for message in messages:
-            self._receive(message, floor=floor)
+            self._receive(message, floor=floor,
+                          via="resync" if frame.get("resync") else "catch-up")
         oldest = min((m["id"] for m in messages), default=0)
         if not self.ready.is_set():
             self.ready.set()
@@ -497,6 +504,8 @@ class Ledger:
         members = self.members()
         acked_s: float | None = 0.0
         delivered_s: float | None = 0.0
+        missing = 0
+        slowest: list[tuple] = []
         for client in self.clients:
             for client_id, typed in client.typed_at.items():
                 if typed > origin:
@@ -515,10 +524,19 @@ class Ledger:
                     got = member.delivered_at.get(mid)
                     if got is None:
                         delivered_s = None
-                    elif delivered_s is not None:
+                        missing += 1
+                        continue
+                    if delivered_s is not None:
                         delivered_s = max(delivered_s, got - origin)
+                    slowest.append((round(got - origin, 2), mid, client.group,
+                                    member.user_id, member.delivered_via.get(mid),
+                                    round(at - typed, 2), round(got - at, 2)))
+        slowest.sort(reverse=True)
         return {"acked_s": None if acked_s is None else round(acked_s, 2),
-                "delivered_s": None if delivered_s is None else round(delivered_s, 2)}
+                "delivered_s": None if delivered_s is None else round(delivered_s, 2),
+                "missing": missing,
+                # (s after origin, message id, group, member, how, typed->acked, acked->got)
+                "slowest": slowest[:5]}
 
     def all_ready(self) -> bool:
         return all(c.ready.is_set() for c in self.clients)

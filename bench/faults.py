@@ -220,7 +220,7 @@ class Run:
         # and delivered to every member of its group.
         def recovered_now() -> bool:
             times = ledger.recovery(restored)
-            return ledger.all_ready() and None not in times.values()
+            return ledger.all_ready() and None not in (times["acked_s"], times["delivered_s"])
 
         await fk.wait_for(recovered_now, self.args.recover)
         recovered.set()
@@ -260,7 +260,8 @@ class Run:
             "closes": delta("closes"),
             "connect_failures": delta("connect_failures"),
             "reconnects": after["connects"] - before["connects"],
-            "lost_after_recovery": figures["lost"],
+            "lost_after_recovery": times["missing"],
+            "slowest_deliveries": times["slowest"],
             "duplicated_so_far": figures["duplicated"],
         }
         print(f"  {name}: {json.dumps(result, default=str)}", flush=True)

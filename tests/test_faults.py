@@ -129,6 +129,21 @@ async def test_handshake_is_accepted_then_closed_4503_when_set_up_hits_a_lost_da
         await communicator.wait(timeout=1)
 
 
+async def test_a_frame_for_a_socket_that_has_just_closed_is_dropped():
+    """Found by bench/fuzz.py: a presence list or message on its way to a socket that had
+    just closed raised out of the consumer (a traceback, and no disconnect tidy-up)."""
+    from autobahn.exception import Disconnected
+
+    from community.consumers import NotificationConsumer
+
+    async def gone(message):
+        raise Disconnected("Attempt to send on a closed protocol")
+
+    for consumer in (chat_consumer.ChatConsumer(), NotificationConsumer()):
+        consumer.base_send = gone
+        await consumer.send(text_data="{}")  # dropped, not raised
+
+
 # --- with servers: the faults themselves ---------------------------------------------------
 
 def _proxied(url: str, port: int) -> str:

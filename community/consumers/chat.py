@@ -22,7 +22,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from community import policy, realtime, selectors
-from community.consumers.guard import UNAVAILABLE
+from community.consumers.guard import SOCKET_GONE, UNAVAILABLE
 from community.consumers.roster import Roster
 from community.models import Group
 from community.presence import get_presence
@@ -158,6 +158,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
             with contextlib.suppress(Exception):
                 await self.disconnect(CLOSE_TRY_AGAIN)
 
+    async def send(self, text_data=None, bytes_data=None, close=False) -> None:
+        """A frame for a socket that has just gone (its tab closed while a message or a
+        presence list was on its way) is dropped: the disconnect that follows tidies up.
+        Raising ended the consumer before that tidy-up (roster, presence, groups) and
+        logged a traceback for an everyday event."""
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except SOCKET_GONE:
+            log.debug("chat: frame for a socket that has closed dropped")
+
     async def dispatch(self, message: dict) -> None:
         if message.get("type") in self.FAN_OUT_EVENTS:
             await getattr(self, get_handler_name(message))(message)
@@ -280,11 +290,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
         if self.group is None:
             return
+        if len(text_data if text_data is not None else bytes_data or b"") > MAX_FRAME_CHARS:
+            await self.close(code=CLOSE_TOO_BIG)  # text or binary: too big either way
+            return
         if text_data is None:
             await self.send_error("bad_frame", "Please send JSON text frames.")
-            return
-        if len(text_data) > MAX_FRAME_CHARS:
-            await self.close(code=CLOSE_TOO_BIG)
             return
         try:
             frame = json.loads(text_data)

@@ -20,6 +20,14 @@ log = logging.getLogger(__name__)
 CLOSE_TRY_AGAIN = 4503
 UNAVAILABLE = (OperationalError, InterfaceError, ConnectionError, TimeoutError,
                redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+# What the server raises when a frame is sent to a socket that has just closed (ASGI asks
+# for an OSError; daphne's autobahn raises its own `Disconnected`).
+try:
+    from autobahn.exception import Disconnected
+except ImportError:  # pragma: no cover - daphne (and so autobahn) is a dependency
+    SOCKET_GONE: tuple[type[BaseException], ...] = (OSError,)
+else:
+    SOCKET_GONE = (OSError, Disconnected)
 
 
 class TryAgainWhenUnavailable:

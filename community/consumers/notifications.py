@@ -12,6 +12,7 @@ import logging
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from community import realtime
+from community.consumers.guard import SOCKET_GONE
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,14 @@ class NotificationConsumer(AsyncWebsocketConsumer):
                 await self.channel_layer.group_discard(group, self.channel_name)
             except Exception:  # a layer outage at close must not crash the process
                 log.warning("notifications: group_discard failed", exc_info=True)
+
+    async def send(self, text_data=None, bytes_data=None, close=False) -> None:
+        """A notification for a socket that has just closed is dropped (see the chat
+        consumer): the disconnect that follows tidies up."""
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except SOCKET_GONE:
+            log.debug("notifications: frame for a socket that has closed dropped")
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
         await self.send(

@@ -258,16 +258,18 @@ def test_chat_socket_answers_every_generated_frame_by_the_contract(
     assert counts["frames"] >= EXAMPLES // 2
 
 
-@pytest.mark.parametrize("size", [MAX_FRAME_CHARS + 1, 200_000])
-async def test_a_frame_over_the_limit_closes_the_socket_with_4413(fuzz_settings, member, size):
+@pytest.mark.parametrize(("kind", "size"), [("text", MAX_FRAME_CHARS + 1), ("text", 200_000),
+                                           ("binary", MAX_FRAME_CHARS + 1)])
+async def test_a_frame_over_the_limit_closes_the_socket_with_4413(fuzz_settings, member, kind,
+                                                                  size):
     person, group = member
     cookie = await database_sync_to_async(session_cookie)(person)
     sock = await open_chat(application, None, group.slug,
                            headers=[ORIGIN, (b"cookie", cookie.encode())])
     try:
         await sock.next("history")
-        await sock.send_text(json.dumps({"type": "message.send", "client_id": "big",
-                                         "body": "x" * size})[:size])
+        text = json.dumps({"type": "message.send", "client_id": "big", "body": "x" * size})
+        await send_raw(sock.communicator, text[:size] if kind == "text" else b"x" * size)
         assert await sock.close_code() == 4413
     finally:
         await sock.disconnect()
