@@ -72,6 +72,7 @@ from tests.conftest import add_membership
 from tests.security.worlds import (
     _module_client,
     build_in,
+    established,
     live_sockets,
     open_socket,
     rolled_back,
@@ -169,6 +170,7 @@ def _plant_group(cw: CanaryWorld, key: str) -> None:
     writer = _person(f"Wcanary writer {key}")
     add_membership(writer, group, "approved")
     asker = _person(f"Wcanary asker {key}")
+    established(writer, asker)
     answer = c(key, "join-answer", MODERATORS, asker)
     if group.is_invite_only:  # nobody can ask to join these; the row is there all the same
         asking = add_membership(asker, group, "pending",
@@ -278,6 +280,7 @@ def _plant_group(cw: CanaryWorld, key: str) -> None:
 
 def build_canary_world() -> CanaryWorld:
     cw = CanaryWorld(world=build_world("canary"))
+    established()
     for key in PRIVATE:
         _plant_group(cw, key)
     for bits in cw.bits.values():
