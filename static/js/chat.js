@@ -381,10 +381,23 @@ if (root) {
       gapBefore = messages[0].id;
       earlier.dataset.before = gapBefore;
     }
+    // Hiding the button while the keyboard is on it would drop the focus to the top of
+    // the page: hand it to the oldest message instead, where reading goes on.
+    const hadFocus = document.activeElement === earlier;
     earlier.hidden = !more;
+    if (hadFocus && !more) {
+      const oldest = log.querySelector(".chat-message");
+      if (oldest) {
+        oldest.tabIndex = -1;
+        oldest.focus();
+      }
+    }
     announce(`${messages.length} earlier message${messages.length === 1 ? "" : "s"} shown.`);
   }
 
+  // The page shows the newest messages; reading further back needs this script, so the
+  // button (drawn only when there is more) is shown by it.
+  if (earlier) earlier.hidden = false;
   earlier?.addEventListener("click", () => {
     gapBefore = gapBefore || Number(earlier.dataset.before);
     sendFrame({ type: "history", before: Number(earlier.dataset.before), limit: 50 });

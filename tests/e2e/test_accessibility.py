@@ -36,9 +36,10 @@ from community.services.meetings import schedule_meeting
 from forums.models import Category
 from forums.services import create_default_categories, start_thread
 from moderation.services.cases import flag_content
+from tests.community.chat_helpers import seed_messages
 from tests.conftest import add_membership
 from tests.e2e.a11y import CHECKED, accessibility_problems
-from tests.e2e.keyboard import PASSWORD
+from tests.e2e.keyboard import PASSWORD, tab_to
 from tests.e2e.live import NAVIGATION_TIMEOUT_MS, PAGE_TIMEOUT_MS, off_the_loop, page_problems
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -411,6 +412,30 @@ def test_chat_is_announced_politely_and_live_updates_never_move_the_focus(
     finally:
         for context in (ada, ben, mo):
             context.close()
+
+
+def test_earlier_chat_messages_can_be_read_by_keyboard_and_the_focus_goes_to_them(
+    daphne, chromium, world
+):
+    seed_messages(world.group, [world.member, world.other], 52, prefix="Earlier")
+    context = context_for(chromium, daphne.url, world.member)
+    try:
+        page = context.new_page()
+        page.goto(f"/groups/{world.group.slug}/chat/")
+        expect(page.locator("#chat-status")).to_have_text(re.compile("Connected"))
+        log = page.locator("#chat-log .chat-message")
+        expect(log).to_have_count(50)  # the newest page, drawn by the server
+        tab_to(page, text="Show earlier messages", tag="BUTTON")
+        page.keyboard.press("Enter")
+        expect(log).to_have_count(54)
+        expect(log.first).to_contain_text("Hello all, how are you today?")
+        expect(page.get_by_role("button", name="Show earlier messages")).to_be_hidden()
+        expect(log.first).to_be_focused()  # not lost when the button went away
+        expect(page.locator("#chat-announcer")).to_contain_text("4 earlier messages shown.")
+        problems = page_problems(page, "chat, earlier messages shown")
+        assert problems == [], "\n".join(problems)
+    finally:
+        context.close()
 
 
 def test_moderation_queue_keeps_the_focus_when_a_case_arrives(daphne, chromium, world):
