@@ -15,10 +15,12 @@ from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.handlers.asgi import ASGIRequest
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, StreamingHttpResponse
+from django.middleware.csrf import rotate_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -175,7 +177,11 @@ def delete_account(request):
             except ValidationError as error:
                 add_errors(form, error)
             else:
-                logout(request)
+                # The account and its sessions are gone already: start this browser afresh
+                # (a plain logout would announce the ended session a second time).
+                request.session.flush()
+                request.user = AnonymousUser()
+                rotate_token(request)
                 messages.success(request, "Your account has been deleted. Thank you for "
                                  "being part of Kindred. Take care.")
                 return redirect("home")
