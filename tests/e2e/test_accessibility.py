@@ -1,8 +1,9 @@
 """WCAG 2.2 AA across Kindred's main pages, in a real Chromium over a real daphne.
 
 Every main page, logged out and logged in (as a member, an outsider and a moderator):
-- axe-core finds no WCAG 2.0/2.1/2.2 A or AA violation;
-- at 320 CSS px wide (WCAG 1.4.10 reflow) and at 200% zoom nothing scrolls sideways.
+- axe-core finds no WCAG 2.0/2.1/2.2 A or AA violation, in the light and the dark theme;
+- at 320 CSS px wide (WCAG 1.4.10 reflow), there with WCAG 1.4.12's text spacing, and at
+  200% zoom, nothing scrolls sideways.
   200% zoom is emulated as the browser does it: a 1280 x 720 window at zoom 200% is a
   640 x 360 CSS-px viewport with a device pixel ratio of 2, so media queries, rem sizes
   and viewport units all see what they see under real zoom (CSS `zoom` on <html> would
@@ -63,6 +64,17 @@ NO_SIDEWAYS_SCROLL_JS = """
 }
 """
 
+
+# WCAG 1.4.12's text spacing, as a person's own style sheet would set it (a constructed
+# sheet: the CSSOM is not inline style, so the site's CSP allows it).
+TEXT_SPACING_JS = """
+() => {
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync(`* { line-height: 1.5 !important; letter-spacing: 0.12em !important;
+    word-spacing: 0.16em !important; } p { margin-bottom: 2em !important; }`);
+  document.adoptedStyleSheets = [sheet];
+}
+"""
 
 DOUBLE_TEXT_JS = """
 () => {
@@ -218,8 +230,15 @@ def test_main_pages_pass_axe_and_reflow_at_320px_and_200_percent_zoom(
             response = page.goto(path)
             assert response is not None and response.ok, f"{label}: HTTP {response.status}"
             problems += page_problems(page, label)
+            # The dark theme follows the system: its colours must pass as well.
+            page.emulate_media(color_scheme="dark")
+            problems += accessibility_problems(page, f"{label} (dark theme)")
+            page.emulate_media(color_scheme="light")
             page.set_viewport_size({"width": 320, "height": 640})
             problems += sideways_scroll(page, label, "320 px wide")
+            page.evaluate(TEXT_SPACING_JS)
+            problems += sideways_scroll(page, label, "320 px wide with WCAG text spacing")
+            page.evaluate("() => { document.adoptedStyleSheets = []; }")
             page.set_viewport_size({"width": 640, "height": 360})
             problems += sideways_scroll(page, label, "200% zoom")
             page.evaluate(DOUBLE_TEXT_JS)
