@@ -338,6 +338,16 @@ def report(args, mach: dict, started: str, phases: list[dict], final: dict) -> s
             f"{after} | {p['errors'] or '-'} | {p['closes'] or '-'} | "
             f"{p['connect_failures'] or '-'} | {p['lost_after_recovery']} | "
             f"{p['duplicated_so_far']} |")
+    for p in phases:
+        if p.get("slowest_deliveries"):
+            after_s, mid, group, member, how, typed_to_ack, ack_to_got = \
+                p["slowest_deliveries"][0]
+            when = (f"{after_s} s after it" if after_s > 0
+                    else "before it: every one had arrived by then")
+            lines.append(
+                f"\n{p['fault']}: the slowest delivery of a message typed before the restore "
+                f"reached its member {when} (message {mid} in {group}, {how}; typed to "
+                f"acknowledged {typed_to_ack} s, acknowledged to received {ack_to_got} s).")
     store = final["store"]
     lines += [
         "",

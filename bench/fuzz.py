@@ -52,7 +52,7 @@ from bench.faults import env_for, manage  # noqa: E402
 DATABASE = "kindred_h4_fuzz"
 SENTINEL = 9_007_199_254_740_991
 MAX_FRAME_CHARS = 32 * 1024
-BURST = 50
+BURST = 100
 
 
 # --- the frame generator ----------------------------------------------------------------------
@@ -71,17 +71,17 @@ class Frames:
         self.rng = random.Random(seed)
         self.names = [name for name, _ in self.FAMILIES]
         self.weights = [weight for _, weight in self.FAMILIES]
+        # Every range equally likely, whatever its size (a few hundred of each).
+        self.alphabet = [chr(self.rng.randint(low, high)) for low, high in self.RANGES
+                         for _ in range(300)]
 
     def text(self, size: int, *, surrogates: bool = False) -> str:
         rng = self.rng
-        chars = []
-        for _ in range(size):
-            if surrogates and rng.random() < 0.02:
-                chars.append(chr(rng.randint(0xD800, 0xDFFF)))
-                continue
-            low, high = rng.choice(self.RANGES)
-            chars.append(chr(rng.randint(low, high)))
-        return "".join(chars)
+        text = "".join(rng.choices(self.alphabet, k=size))
+        if surrogates and size and rng.random() < 0.3:  # a lone surrogate (JSON-escaped)
+            at = rng.randrange(size)
+            text = text[:at] + chr(rng.randint(0xD800, 0xDFFF)) + text[at + 1:]
+        return text
 
     def value(self, depth: int = 0):
         """Any JSON value (NaN included: Python's JSON reads it), nested a little."""

@@ -31,7 +31,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
+from django.urls import get_resolver, reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -92,7 +92,7 @@ def site_endpoints(world) -> dict[str, str]:
     from community.views.group_wizard import STEPS
 
     found = {}
-    for key in access._route_keys(__import__("django.urls").urls.get_resolver().url_patterns):
+    for key in access._route_keys(get_resolver().url_patterns):
         if key.startswith("/") or key in access.GROUP_ROUTES:
             continue
         with contextlib.suppress(Exception):
