@@ -111,12 +111,23 @@ def assert_accessible(page, context_label: str | None = None) -> None:
     assert not problems, "axe found WCAG 2.2 A/AA violations:\n" + "\n".join(problems)
 
 
+def pages_file() -> Path:
+    """var/a11y-pages.txt, or var/a11y-pages-gw0.txt (and so on) for an xdist worker."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return PAGES_FILE.with_name(f"{PAGES_FILE.name}{'-' + worker if worker else ''}.txt")
+
+
+def forget_checked_pages() -> None:
+    """At the start of a run: no list left over from an earlier one."""
+    CHECKED.clear()
+    pages_file().unlink(missing_ok=True)
+
+
 def write_checked_pages() -> Path | None:
-    """var/a11y-pages.txt (or -gw0, -gw1… under xdist): one line per page checked."""
+    """One line per page checked, with its axe violation count."""
     if not CHECKED:
         return None
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    path = PAGES_FILE.with_name(f"{PAGES_FILE.name}{'-' + worker if worker else ''}.txt")
+    path = pages_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = ["# test\tpage\tpath\tstate\taxe violations (WCAG 2.0/2.1/2.2 A and AA)"]
     lines += [

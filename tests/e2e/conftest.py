@@ -11,7 +11,7 @@ import os
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.a11y import write_checked_pages
+from tests.e2e.a11y import forget_checked_pages, write_checked_pages
 from tests.e2e.live import (
     PAGE_TIMEOUT_MS,
     LiveServer,
@@ -65,5 +65,6 @@ def visitor(chromium, daphne):
 @pytest.fixture(scope="session", autouse=True)
 def a11y_pages_report():
     """At the end of the run, var/a11y-pages[-gwN].txt lists every page axe checked."""
+    forget_checked_pages()
     yield
     write_checked_pages()
