@@ -1,9 +1,9 @@
 """The join journey in a real browser against a real daphne.
 
 A newcomer signs up, confirms their email, finds a local group for their condition near
-their town and asks to join, all with the keyboard alone; a moderator accepts in another
-browser and says hello in the chat; the newcomer is welcomed in, reads the greeting and
-says hello back. Each page on the way is checked for the structure assistive technology
+their town and asks to join; a moderator accepts in another browser and says hello in the
+chat; the newcomer is welcomed in, reads the greeting and says hello back. Both people use
+the keyboard alone: Tab, typing, arrow keys, Space and Enter, never a click. Each page on the way is checked for the structure assistive technology
 relies on and by axe-core (WCAG 2.2 A/AA), and no request may leave 127.0.0.1.
 """
 
@@ -23,6 +23,7 @@ from tests.e2e.keyboard import (
     log_in_by_keyboard,
     press_button,
     tab_and_type,
+    tab_to,
 )
 from tests.e2e.live import email_text, page_problems
 
@@ -73,7 +74,7 @@ def log_in(page, email: str, password: str = PASSWORD) -> None:
 def test_newcomer_signs_up_finds_a_group_near_them_joins_is_greeted_and_says_hello(
     daphne, visitor, approval_group
 ):
-    """The newcomer does everything with the keyboard: Tab, typing, arrows and Enter."""
+    """Everything here is done with the keyboard."""
     group, moderator = approval_group
     problems: list[str] = []
     newcomer_email = "sam.newcomer@example.org"
@@ -134,13 +135,15 @@ def test_newcomer_signs_up_finds_a_group_near_them_joins_is_greeted_and_says_hel
     expect(page.get_by_text("Your request is waiting")).to_be_visible()
     problems += page_problems(page, "join request waiting")
 
-    # --- The moderator, in their own browser, reads the answer and accepts. ---
+    # --- The moderator, in their own browser, reads the answer and accepts (keyboard too). ---
     mod = visitor()
     mod_page = mod.page
     mod.open("/accounts/login/")
     problems += page_problems(mod_page, "login")
-    log_in(mod_page, moderator.email)
-    mod.open(f"/groups/{group.slug}/requests/")
+    log_in_by_keyboard(mod_page, moderator.email)
+    follow_link(mod_page, re.compile(r"^Moderation"))
+    follow_link(mod_page, "1 join request waiting")
+    expect(mod_page).to_have_url(re.compile(rf"/groups/{group.slug}/requests/$"))
     problems += page_problems(mod_page, "join requests")
     request_card = mod_page.locator("article", has_text="Sam Newcomer")
     expect(request_card).to_contain_text(QUESTION)
@@ -150,17 +153,19 @@ def test_newcomer_signs_up_finds_a_group_near_them_joins_is_greeted_and_says_hel
         problems.append(
             f"{mod_page.url}: the group header shows no count badge of 1 waiting request"
         )
-    request_card.get_by_role("button", name="Accept").click()
+    press_button(mod_page, "Accept")
     expect(mod_page.get_by_text("You accepted Sam Newcomer's request")).to_be_visible()
     problems += page_problems(mod_page, "join request accepted")
 
     # --- The moderator says hello from their notification (the group has no welcomer). ---
-    mod.open("/notifications/")
-    mod_page.get_by_role("link", name=f"Sam Newcomer has joined {group.name}. Say hello!").click()
+    follow_link(mod_page, re.compile(r"^Notifications"))
+    follow_link(mod_page, f"Sam Newcomer has joined {group.name}. Say hello!")
     problems += page_problems(mod_page, "say hello")
     greeting = "Welcome Sam! Lovely to have you here."
-    mod_page.get_by_label("Your message").fill(greeting)
-    mod_page.get_by_role("button", name="Send my welcome").click()
+    tab_to(mod_page, label="Your message")
+    mod_page.keyboard.press("ControlOrMeta+A")  # replace the suggested words
+    mod_page.keyboard.type(greeting)
+    press_button(mod_page, "Send my welcome")
     expect(mod_page).to_have_url(re.compile(rf"/groups/{group.slug}/chat/#message-\d+$"))
     expect(mod_page.locator("#chat-status")).to_have_text(re.compile("Connected"))
 
