@@ -3,8 +3,9 @@
 A newcomer signs up, confirms their email, finds a local group for their condition near
 their town and asks to join; a moderator accepts in another browser and says hello in the
 chat; the newcomer is welcomed in, reads the greeting and says hello back. Both people use
-the keyboard alone: Tab, typing, arrow keys, Space and Enter, never a click. Each page on the way is checked for the structure assistive technology
-relies on and by axe-core (WCAG 2.2 A/AA), and no request may leave 127.0.0.1.
+the keyboard alone: Tab, typing, arrow keys, Space and Enter, never a click. Each page on
+the way is checked for the structure assistive technology relies on and by axe-core
+(WCAG 2.2 A/AA), and no request may leave 127.0.0.1.
 """
 
 from __future__ import annotations
