@@ -27,7 +27,9 @@ cache is the in-memory one (no forum page uses the cache).
 
 Posts are written with bulk_create in one transaction, each with the tree_key and depth
 `forums.services.reply` would give it (a reply's key is its parent's, cut at
-MAX_TREE_DEPTH levels, followed by its own zero-padded id).
+MAX_TREE_DEPTH levels, followed by its own zero-padded id); on PostgreSQL each batch's
+search documents are then filled in with one joined UPDATE, as the services and the
+backfill migration would (`forums.search.refresh_id_range`).
 
 Results are printed as Markdown and appended, with the machine described, to
 bench/results/<YYYY-MM-DD>-forum.md. Loopback only; every run is bounded and stops itself.
@@ -292,8 +294,11 @@ class Builder:
 
     def flush(self) -> None:
         from forums.models import Post, Reaction
+        from forums.search import refresh_id_range
 
         Post.objects.bulk_create(self.posts, batch_size=1000)
+        if self.posts:  # the search documents the services would have written (PostgreSQL)
+            refresh_id_range(self.posts[0].id, self.posts[-1].id)
         Reaction.objects.bulk_create(self.reactions, batch_size=2000)
         self.posts.clear()
         self.reactions.clear()

@@ -96,7 +96,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    # allauth's session tracking, written at most every few minutes (not every request).
+    "community.session_activity.UserSessionActivityMiddleware",
     "community.middleware.NoIndexMiddleware",
     # no-store for signed-in people and inside groups; logs refusals, renders 429.
     "community.security_middleware.PrivatePagesMiddleware",
@@ -232,7 +233,8 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "20/m/ip,5/m/key",
     "change_password": "5/m/user",
 }
-USERSESSIONS_TRACK_ACTIVITY = True
+USERSESSIONS_TRACK_ACTIVITY = True  # recorded by community.session_activity, throttled:
+KINDRED_SESSION_TRACK_SECONDS = 300  # "last seen" is kept to within five minutes
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 30
 
 # --- Email ----------------------------------------------------------------------------

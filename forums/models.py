@@ -11,6 +11,7 @@ from django.db import models
 from django.utils import timezone
 
 from community.models import Group
+from forums.fields import SearchDocumentField
 
 TREE_KEY_WIDTH = 10  # zero-padded post id per level: sorts as text, depth-first
 
@@ -86,11 +87,18 @@ class Post(models.Model):
     edited_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PUBLISHED)
+    # Body and, on an opening post, the thread's title, for search on PostgreSQL (see
+    # SearchDocumentField); written only by forums.search.refresh_documents.
+    search_document = SearchDocumentField(null=True, editable=False)
 
     class Meta:
+        # A thread page first reads its page's ids in order: each index holds everything
+        # that query filters, sorts and returns, so PostgreSQL answers it from the index
+        # alone however far into the thread the page is, never reading earlier rows.
         indexes = [
-            models.Index(fields=["thread", "tree_key"], name="post_thread_tree"),
-            models.Index(fields=["thread", "id"], name="post_thread_id"),
+            models.Index(fields=["thread", "tree_key", "status", "id"],
+                         name="post_thread_tree_page"),
+            models.Index(fields=["thread", "id", "status"], name="post_thread_time_page"),
             models.Index(fields=["group", "status"], name="post_group_status"),
         ]
 

@@ -5,27 +5,20 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from django.db import connection
-from django.db.models import (
-    Case,
-    CharField,
-    Count,
-    F,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Value,
-    When,
-)
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.utils.functional import cached_property
 from django.utils.html import escape
 
 from community import policy
 from community.text import strip_controls
 from forums.models import Category, Post, Reaction, Thread, ThreadFollow
+from forums.search import SEARCH_CONFIG, uses_documents
 
 THREADS_PER_PAGE = 25
 POSTS_PER_PAGE = 20
+SEARCH_PER_PAGE = 20
+SEARCH_CAP = 1000  # results counted and offered; past this people narrow their words
 SHOWN_DEPTH = 4  # deeper replies are drawn flat, with "in reply to"
 MARK_START, MARK_STOP = "\x02", "\x03"  # never typed by people; swapped for <mark> after escaping
 
@@ -83,12 +76,42 @@ def visible_posts(user, thread: Thread) -> QuerySet[Post]:
 
 
 def thread_posts(user, thread: Thread, *, order: str) -> QuerySet[Post]:
+    """Every post of the thread this reader sees, in tree (depth-first) or time order."""
     ordering = ("id",) if order == "time" else ("tree_key",)
     return (
         visible_posts(user, thread)
         .select_related("author", "parent__author", "group")
         .order_by(*ordering)
     )
+
+
+def thread_page(user, thread: Thread, *, order: str, number) -> Page:
+    """One page of a thread's posts, in tree or time order, in three queries (the count,
+    the page's ids, their rows) however long the thread is.
+
+    The ids come first, from an index that holds the thread, the order, the status and
+    the id (`post_thread_tree_page`, `post_thread_time_page`), so skipping to the last page
+    of a 10,000-post thread reads index entries only; then just the page's rows are read
+    and joined to their authors. Slicing the joined rows directly made the database fetch
+    and join every earlier post first. Every post shares the thread and group objects
+    given here, and text the page never shows (the Markdown source, the search document)
+    stays in the database."""
+    ids = thread_posts(user, thread, order=order).values_list("id", flat=True)
+    page = Paginator(ids, POSTS_PER_PAGE).get_page(number)
+    wanted = list(page.object_list)
+    rows = (
+        Post.objects.filter(pk__in=wanted)
+        .select_related("author", "parent__author")
+        .defer("body", "search_document", "parent__body", "parent__body_html",
+               "parent__search_document")
+        .in_bulk()
+    )
+    posts = [rows[pk] for pk in wanted if pk in rows]  # one may have gone in between
+    for post in posts:
+        post.thread = thread
+        post.group = thread.group
+    page.object_list = posts
+    return page
 
 
 def page_of_post(user, thread: Thread, post_id: int, *, order: str) -> int:
@@ -136,8 +159,8 @@ def reactors(post: Post) -> QuerySet:
 def search_posts(user, query: str, *, group=None, full_text: bool | None = None
                  ) -> QuerySet[Post]:
     """Posts matching `query` in groups the person may read; never hidden, removed or
-    deleted ones. Ranked full-text search with snippets on PostgreSQL, a plain
-    contains-match elsewhere."""
+    deleted ones. Ranked full-text search with snippets on PostgreSQL, over each post's
+    stored, indexed document (`forums.search`); a plain contains-match elsewhere."""
     groups = policy.readable_group_ids(user)
     posts = Post.objects.filter(
         group_id__in=groups,
@@ -147,28 +170,17 @@ def search_posts(user, query: str, *, group=None, full_text: bool | None = None
     )
     if group is not None:
         posts = posts.filter(group=group)
-    posts = posts.select_related("thread", "group", "author")
+    posts = posts.select_related("thread", "group", "author").defer("search_document")
     if full_text is None:
-        full_text = connection.vendor == "postgresql"
+        full_text = uses_documents(posts.db)
     if full_text:
-        from django.contrib.postgres.search import (
-            SearchHeadline,
-            SearchQuery,
-            SearchRank,
-            SearchVector,
-        )
+        from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 
-        # The title counts once, on the opening post, so a thread shows up once for it.
-        title = Case(When(parent__isnull=True, then=F("thread__title")), default=Value(""),
-                     output_field=CharField())
-        vector = SearchVector(title, weight="A", config="english") + SearchVector(
-            "body", weight="B", config="english"
-        )
-        search = SearchQuery(query, search_type="websearch", config="english")
+        search = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
         return (
-            posts.annotate(document=vector, rank=SearchRank(vector, search))
-            .filter(document=search)
-            .annotate(snippet=SearchHeadline("body", search, config="english",
+            posts.filter(search_document=search)
+            .annotate(rank=SearchRank(F("search_document"), search),
+                      snippet=SearchHeadline("body", search, config=SEARCH_CONFIG,
                                              start_sel=MARK_START, stop_sel=MARK_STOP,
                                              max_words=30, min_words=10))
             .order_by("-rank", "-pk")
@@ -179,3 +191,36 @@ def search_posts(user, query: str, *, group=None, full_text: bool | None = None
             Q(body__icontains=term) | Q(parent__isnull=True, thread__title__icontains=term)
         )
     return posts.order_by("-pk")
+
+
+class SearchPaginator(Paginator):
+    """Pages of search results that count no further than `cap`: "more than 1,000" is all
+    a reader needs, and counting every post that holds a common word costs about as much
+    as the search itself. Results past the cap are not offered; `more` says there were.
+
+    A page is read in two steps, like a thread page: the page's ids in ranked order (one
+    narrow row per match to rank), then only those posts with their thread, group, author
+    and snippet, instead of carrying every match's full row through the joins and sort."""
+
+    cap = SEARCH_CAP
+
+    @cached_property
+    def found(self) -> int:
+        """How many results, counting no further than one past the cap."""
+        return self.object_list.order_by().values("pk")[: self.cap + 1].count()
+
+    @cached_property
+    def count(self) -> int:
+        return min(self.found, self.cap)
+
+    @property
+    def more(self) -> bool:
+        return self.found > self.cap
+
+    def page(self, number) -> Page:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = min(bottom + self.per_page, self.count)
+        ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+        # The same query (so the same order, rank and snippet) for just these ids.
+        return self._get_page(list(self.object_list.filter(pk__in=ids)), number, self)

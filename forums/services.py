@@ -24,6 +24,7 @@ from forums.models import (
     Thread,
     ThreadFollow,
 )
+from forums.search import refresh_documents
 from moderation import items as item_kinds
 from moderation import screening
 from moderation.models import AuditEntry, Case
@@ -160,6 +161,7 @@ def start_thread(*, actor: User, group: Group, category: Category, title: str, b
                                    tree_key="")
         post.tree_key = _key(post.pk)
         Post.objects.filter(pk=post.pk).update(tree_key=post.tree_key)
+        refresh_documents(Post.objects.filter(pk=post.pk))
         _follow(actor, thread)
         post.thread = thread
         if not outcome.held:
@@ -203,6 +205,7 @@ def reply(*, actor: User, thread: Thread, body: str, parent: Post | None = None,
         prefix = Post.objects.values_list("tree_key", flat=True).get(pk=parent.pk)
         post.tree_key = prefix[: MAX_TREE_DEPTH * TREE_KEY_WIDTH] + _key(post.pk)
         Post.objects.filter(pk=post.pk).update(tree_key=post.tree_key)
+        refresh_documents(Post.objects.filter(pk=post.pk))
         now = timezone.now()
         Thread.objects.filter(pk=thread.pk).update(reply_count=F("reply_count") + 1,
                                                    last_post_at=now)
@@ -235,6 +238,7 @@ def edit_post(*, actor: User, post: Post, body: str, content_warning: str = "",
             post.status = Post.Status.HIDDEN
         post.save(update_fields=["body", "body_html", "content_warning", "edited_at",
                                  "status"])
+        refresh_documents(Post.objects.filter(pk=post.pk))
         _open_case(Case.Kind.POST, post, post.group, actor, outcome)
     post.outcome = outcome
     return post
@@ -245,7 +249,9 @@ def edit_thread_title(*, actor: User, thread: Thread, title: str) -> Thread:
     if not (policy.can_edit_post(actor, opening) or policy.can_moderate(actor, thread.group)):
         raise ValidationError("This title can no longer be changed.")
     cleaned = _clean_text(title=title, body="-", warning="")
-    Thread.objects.filter(pk=thread.pk).update(title=cleaned["title"])
+    with transaction.atomic():
+        Thread.objects.filter(pk=thread.pk).update(title=cleaned["title"])
+        refresh_documents(Post.objects.filter(pk=opening.pk))  # the title is in its document
     thread.title = cleaned["title"]
     return thread
 
@@ -263,6 +269,7 @@ def delete_post(*, actor: User, post: Post) -> Post:
         post.body_html = ""
         post.content_warning = ""
         post.save(update_fields=["deleted_at", "body", "body_html", "content_warning"])
+        refresh_documents(Post.objects.filter(pk=post.pk))  # the words are gone from search too
         Reaction.objects.filter(post=post).delete()
     return post
 
@@ -272,7 +279,9 @@ def toggle_reaction(*, actor: User, post: Post, kind: str) -> bool:
     policy.require(policy.can_read_thread(actor, post.thread) and post.status == "published"
                    and not post.is_deleted)
     if kind not in Reaction.Kind.values:
-        raise ValidationError({"kind": "Please choose one of the reactions."})
+        named = [f"“{label}”" for label in Reaction.Kind.labels]
+        raise ValidationError({"kind": "Please choose one of the reactions. Press "
+                               f"{', '.join(named[:-1])} or {named[-1]} under the post."})
     if not policy.can_post(actor, post.group):
         raise ValidationError("A moderator has paused your posting in this group for now.")
     deleted, _ = Reaction.objects.filter(post=post, user=actor, kind=kind).delete()

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
@@ -127,6 +128,24 @@ def new_thread(request, group):
                     done="Your thread is up. Thank you for sharing.")
 
 
+class PostLinks:
+    """The URLs of each post's actions, from one `reverse` per action and page: a page of
+    20 posts used to reverse about 150 URLs in its template, a good part of its time."""
+
+    _MARK = 2147483647  # stands in for the post id; only the last occurrence is replaced
+    ACTIONS = ("react", "reactions", "edit_post", "post_history", "delete_post")
+
+    def __init__(self, group):
+        patterns = {name: reverse(f"forums:{name}",
+                                  kwargs={"slug": group.slug, "post_id": self._MARK})
+                    for name in self.ACTIONS}
+        patterns["flag"] = reverse("moderation:flag", args=["post", self._MARK])
+        self._parts = {name: url.rpartition(str(self._MARK)) for name, url in patterns.items()}
+
+    def __call__(self, post_id: int) -> dict[str, str]:
+        return {name: f"{head}{post_id}{tail}" for name, (head, _, tail) in self._parts.items()}
+
+
 @group_content
 def thread_detail(request, group, thread_id: int):
     thread = _thread(request, group, thread_id)
@@ -135,12 +154,12 @@ def thread_detail(request, group, thread_id: int):
     jump = request.GET.get("post", "")
     if jump.isdigit():
         page_number = selectors.page_of_post(request.user, thread, int(jump), order=order)
-    page = Paginator(selectors.thread_posts(request.user, thread, order=order),
-                     selectors.POSTS_PER_PAGE).get_page(page_number)
-    posts = list(page.object_list)
+    page = selectors.thread_page(request.user, thread, order=order, number=page_number)
+    posts = page.object_list
     counts, mine = selectors.reactions_for(request.user, posts)
     moderator = policy.can_moderate(request.user, group)
     shown_ids = {p.pk for p in posts}
+    links = PostLinks(group)
     entries = []
     for post in posts:
         indent = 0 if order == "time" else min(post.depth, selectors.SHOWN_DEPTH)
@@ -150,7 +169,7 @@ def thread_detail(request, group, thread_id: int):
             or post.parent_id not in shown_ids
         )
         entries.append({
-            "post": post, "indent": indent, "say_parent": say_parent,
+            "post": post, "indent": indent, "say_parent": say_parent, "links": links(post.pk),
             "masked": post.status != Post.Status.PUBLISHED and not moderator
             and post.author_id != request.user.pk,
             "counts": [(kind, label, counts[post.pk].get(kind, 0), kind in mine[post.pk])
@@ -165,6 +184,7 @@ def thread_detail(request, group, thread_id: int):
     return render(request, "forums/thread.html", group_page_context(
         request, group, thread=thread, page=page, entries=entries, order=order,
         can_reply=can_reply, reply_form=ReplyForm() if can_reply else None,
+        reply_url=reverse("forums:reply", kwargs={"slug": group.slug, "thread_id": thread.pk}),
         following=following, query=f"order={order}" if order == "time" else "",
     ))
 
@@ -232,6 +252,8 @@ def delete_post(request, group, post_id: int):
 @require_POST
 @group_content
 def react(request, group, post_id: int):
+    """Each post has one reaction form: the button pressed sends its `kind`. The service
+    checks the reader may react here first, then refuses any other value with a message."""
     post = _post(request, group, post_id)
     try:
         services.toggle_reaction(actor=request.user, post=post,
@@ -321,8 +343,10 @@ def _search(request, group=None):
     results = []
     if form.is_valid():
         query = form.cleaned_data["q"].strip()
-        page = Paginator(selectors.search_posts(request.user, query, group=group),
-                         20).get_page(request.GET.get("page"))
+        page = selectors.SearchPaginator(
+            selectors.search_posts(request.user, query, group=group),
+            selectors.SEARCH_PER_PAGE,
+        ).get_page(request.GET.get("page"))
         terms = query.split()
         for post in page.object_list:
             snippet = getattr(post, "snippet", None) or selectors.plain_snippet(post.body, terms)

@@ -31,6 +31,7 @@ from community.models import (
     User,
 )
 from forums.models import TREE_KEY_WIDTH, Category, Post, Reaction, Thread, ThreadFollow
+from forums.search import refresh_documents
 from moderation.models import Appeal, AuditEntry, Case, Flag, ScreeningRule
 from tests.community.conftest import ACTIVE_KEYS
 from tests.conftest import ROLES, add_membership
@@ -347,7 +348,8 @@ FORUM_TITLE = "Access matrix thread"
 
 
 def _forum_post(thread: Thread, author, body: str, parent: Post | None = None) -> Post:
-    """A post written straight to the table, with its place in the tree as services set it."""
+    """A post written straight to the table, with its place in the tree and its search
+    document as services set them."""
     post = Post.objects.create(
         thread=thread, group=thread.group, author=author, parent=parent,
         depth=parent.depth + 1 if parent else 0, body=body, body_html=f"<p>{body}</p>",
@@ -355,6 +357,7 @@ def _forum_post(thread: Thread, author, body: str, parent: Post | None = None) -
     )
     post.tree_key = (parent.tree_key if parent else "") + str(post.pk).zfill(TREE_KEY_WIDTH)
     Post.objects.filter(pk=post.pk).update(tree_key=post.tree_key)
+    refresh_documents(Post.objects.filter(pk=post.pk))
     return post
 
 

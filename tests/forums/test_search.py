@@ -19,7 +19,14 @@ from community import realtime
 from community.models import Group, Membership
 from forums import services
 from forums.models import Category, Post, Thread
-from forums.selectors import MARK_START, MARK_STOP, highlight, plain_snippet, search_posts
+from forums.selectors import (
+    MARK_START,
+    MARK_STOP,
+    SearchPaginator,
+    highlight,
+    plain_snippet,
+    search_posts,
+)
 from tests.conftest import add_membership
 
 on_postgres = [
@@ -369,3 +376,143 @@ def test_site_search_ranks_across_groups(lib):
     # the second circle's post has both words in its body and one in its title
     assert order[0] == lib.other_post.pk
     assert lib.body_post.pk in order and lib.title_post.pk not in order
+
+
+# --- the stored search document: kept up to date by every write ----------------------------------
+#
+# On PostgreSQL search reads `Post.search_document` (filled by the services, indexed with GIN);
+# on SQLite these tests exercise the contains-match. Either way an edit must change what is
+# found, and the PostgreSQL-only tests below check the stored document itself.
+
+
+def test_editing_a_post_changes_what_search_finds(lib):
+    member = lib.people["member"]
+    assert lib.body_post.pk in ids(search_posts(member, "clinic"))
+    services.edit_post(actor=member, post=lib.body_post,
+                       body="Two haemodialysis sessions at the hospital.")
+    assert lib.body_post.pk not in ids(search_posts(member, "clinic"))
+    assert lib.body_post.pk in ids(search_posts(member, "haemodialysis"))
+    assert lib.body_post.pk in ids(search_posts(member, "weekend"))  # its title still counts
+    assert lib.reply.pk in ids(search_posts(member, "clinic"))  # other posts are untouched
+
+
+def test_renaming_a_thread_changes_what_search_finds_for_its_title(lib):
+    member = lib.people["member"]
+    assert lib.title_post.pk in ids(search_posts(member, "dialysis"))
+    services.edit_thread_title(actor=member, thread=lib.title_thread, title="Machines at home")
+    assert lib.title_post.pk not in ids(search_posts(member, "dialysis"))
+    assert lib.title_post.pk in ids(search_posts(member, "home", group=lib.kidney))
+
+
+def test_a_deleted_posts_words_leave_search(lib):
+    services.delete_post(actor=lib.people["welcomer"], post=lib.reply)
+    assert list(search_posts(lib.people["member"], "lovely")) == []
+    if connection.vendor == "postgresql":
+        assert stored_document(lib.reply) == ""
+
+
+def stored_document(post: Post) -> str | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT search_document::text FROM forums_post WHERE id = %s",
+                       [post.pk])
+        return cursor.fetchone()[0]
+
+
+def documents_out_of_date() -> list[int]:
+    """Posts whose stored document is not what their current text gives."""
+    from forums.search import DOCUMENT_SQL
+
+    sql = (
+        "SELECT p.id FROM forums_post p JOIN forums_thread t ON t.id = p.thread_id "  # noqa: S608
+        f"WHERE p.search_document IS DISTINCT FROM ({DOCUMENT_SQL}) ORDER BY p.id")
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pg
+def test_every_write_through_the_services_leaves_documents_up_to_date(lib):
+    member = lib.people["member"]
+    assert Post.objects.filter(search_document__isnull=True).count() == 0
+    assert documents_out_of_date() == []
+    services.edit_post(actor=member, post=lib.body_post, body="Fresh words about kidneys.")
+    services.edit_thread_title(actor=member, thread=lib.body_thread, title="Kidney weekend")
+    answer = services.reply(actor=lib.people["welcomer"], thread=lib.body_thread,
+                            parent=lib.reply, body="Nested kidney talk.")
+    services.delete_post(actor=lib.people["welcomer"], post=lib.reply)
+    assert documents_out_of_date() == []
+    assert "'kidney':" in stored_document(answer)
+    assert "'weekend':2A" in stored_document(lib.body_post)  # the new title, weighted A
+
+
+@pg
+def test_the_orm_document_and_the_sql_document_are_the_same(lib):
+    """The services build documents with the ORM, the backfill and bulk loads with SQL."""
+    from forums.search import document
+
+    Post.objects.update(search_document=document())
+    assert documents_out_of_date() == []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM forums_post WHERE search_document = ''::tsvector")
+        assert cursor.fetchone()[0] == 0  # every post here has words
+
+
+@pg
+def test_the_backfill_migration_fills_in_documents_of_existing_posts(lib):
+    import importlib
+    from types import SimpleNamespace
+
+    migration = importlib.import_module("forums.migrations.0004_backfill_search_documents")
+    Post.objects.update(search_document=None)
+    assert list(search_posts(lib.reader, "dialysis")) == []  # search reads the stored column
+    migration.backfill(None, SimpleNamespace(connection=connection))
+    assert documents_out_of_date() == []
+    assert {lib.title_post.pk, lib.body_post.pk, lib.other_post.pk} <= ids(
+        search_posts(lib.reader, "dialysis"))
+
+
+@pg
+def test_search_filters_and_ranks_on_the_indexed_column(lib):
+    sql = str(search_posts(lib.reader, "dialysis").query)
+    assert '"forums_post"."search_document" @@' in sql
+    assert "to_tsvector" not in sql  # nothing is computed per post at search time
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = "
+                       "'post_search_document'")
+        assert "USING gin (search_document)" in cursor.fetchone()[0]
+
+
+# --- counting no further than the cap, and only what the person may read -----------------------
+
+
+@pytest.fixture
+def small_cap(monkeypatch):
+    monkeypatch.setattr(SearchPaginator, "cap", 2)
+
+
+def test_results_are_counted_no_further_than_the_cap(lib, small_cap):
+    for n in range(3):
+        start(lib.people["member"], lib.kidney, f"More dialysis {n}", "Dialysis again.")
+    paginator = SearchPaginator(search_posts(lib.people["member"], "dialysis"), 1)
+    assert paginator.found == 3 and paginator.more  # counting stopped one past the cap
+    assert paginator.count == 2 and paginator.num_pages == 2
+    shown = [post.pk for n in (1, 2) for post in paginator.page(n)]
+    assert shown == [post.pk for post in search_posts(lib.people["member"], "dialysis")][:2]
+
+
+def test_counts_never_include_posts_the_person_may_not_read(lib, small_cap):
+    """The capped count runs the same policy-filtered query: another group's posts, and
+    hidden or deleted ones, never make "more than" appear."""
+    for n in range(3):
+        start(lib.other_owner, lib.other, f"Second circle dialysis {n}", "Dialysis there.")
+    member = lib.people["member"]  # reads Kidney Friends only: two dialysis posts
+    hidden = start(member, lib.kidney, "Hidden dialysis", "Dialysis hidden.")
+    Post.objects.filter(thread=hidden).update(status=Post.Status.HIDDEN)
+    gone = start(member, lib.kidney, "Deleted dialysis", "Dialysis deleted.")
+    services.delete_post(actor=member, post=opening(gone))
+    paginator = SearchPaginator(search_posts(member, "dialysis"), 20)
+    assert paginator.found == 2 and not paginator.more
+    assert {post.group_id for post in paginator.page(1)} == {lib.kidney.pk}
+    for role in NOT_READERS:
+        assert SearchPaginator(search_posts(lib.people[role], "dialysis"), 20).found == 0
+    assert SearchPaginator(search_posts(lib.reader, "dialysis"), 20).more  # reads both

@@ -581,7 +581,48 @@ def test_unknown_reaction_is_refused_with_a_message(web, forum, kind):
     response = web.post(forum.url("react", post_id=opening(thread).pk), {"kind": kind},
                         follow=True)
     assert "Please choose one of the reactions." in messages_on(html(response))
+    assert "Press “Thank you”, “Me too” or “Sending support”" in messages_on(html(response))
     assert not Reaction.objects.exists()
+
+
+def test_each_post_has_one_reaction_form_whose_buttons_name_the_reaction(web, forum):
+    """No JavaScript needed: the pressed button's name and value are what is posted."""
+    thread = forum.start()
+    reply = forum.reply(forum.other, thread, "Hello there")
+    web.force_login(forum.member)
+    page = html(web.get(forum.thread_url(thread)))
+    for post in (opening(thread), reply):
+        shown = article(page, post)
+        forms = re.findall(r'<form method="post" action="([^"]+/react/)">', shown)
+        assert forms == [forum.url("react", post_id=post.pk)]
+        assert 'role="group" aria-label="Reactions to this post"' in shown
+        buttons = re.findall(r'<button type="submit" name="kind" value="(\w+)"', shown)
+        assert buttons == ["thanks", "me_too", "support"]
+    # what pressing "Me too" on the reply sends
+    web.post(forum.url("react", post_id=reply.pk), {"kind": "me_too"})
+    assert list(Reaction.objects.values_list("post_id", "kind")) == [(reply.pk, "me_too")]
+
+
+def test_each_posts_links_point_at_that_post(web, forum):
+    """The links are built from one reversed URL per page: check each lands on its post."""
+    thread = forum.start()
+    mine = forum.reply(forum.member, thread, "My own words")
+    theirs = forum.reply(forum.other, thread, "Their words")
+    web.force_login(forum.member)
+    page = html(web.get(forum.thread_url(thread)))
+    shown = article(page, mine)
+    assert f'href="{forum.url("edit_post", post_id=mine.pk)}"' in shown
+    assert f'action="{forum.url("delete_post", post_id=mine.pk)}"' in shown
+    assert f'href="{forum.url("reactions", post_id=mine.pk)}"' in shown
+    reply_url = forum.url("reply", thread_id=thread.pk)
+    assert f'href="{reply_url}?to={mine.pk}"' in shown
+    shown = article(page, theirs)
+    assert f'href="/moderation/flag/post/{theirs.pk}/"' in shown
+    assert f'href="{reply_url}?to={theirs.pk}&amp;quote=1"' in shown
+    assert "/edit/" not in shown and "/delete/" not in shown and "/history/" not in shown
+    web.force_login(forum.moderator)
+    shown = article(html(web.get(forum.thread_url(thread))), theirs)
+    assert f'href="{forum.url("post_history", post_id=theirs.pk)}"' in shown
 
 
 def test_who_reacted_is_for_members_only(web, forum):
@@ -898,6 +939,29 @@ def test_search_within_a_group_and_across_the_readers_groups(web, forum, make_gr
     for absent in ("Secret spread", "Gone thread", "Removed thread"):
         assert absent not in site, absent
     assert foreign.group.name not in site
+
+
+def test_search_says_when_more_posts_match_than_it_shows(web, forum, make_group, make_user,
+                                                        monkeypatch):
+    monkeypatch.setattr(selectors.SearchPaginator, "cap", 2)
+    foreign = make_forum(make_group, make_user, Group.Privacy.INVITE, tag=" Three")
+    for n in range(3):
+        foreign.start(foreign.member, title=f"Secret {n}", body="Invite-only marmalade.")
+    forum.start(title="Porridge tips", body="A marmalade breakfast helps me.")
+    web.force_login(forum.member)
+    for url in (forum.url("search"), "/search/"):
+        page = html(web.get(url, {"q": "marmalade"}))
+        # three posts elsewhere match, but none may be read here: they are not counted
+        assert "Porridge tips" in page and "Secret" not in page and "More than" not in page
+    forum.start(title="Marmalade again", body="Still marmalade.")
+    forum.start(title="Marmalade forever", body="Always marmalade.")
+    page = html(web.get("/search/", {"q": "marmalade"}))
+    assert "More than 2 posts match, so only the first 2 are shown." in page
+    assert "Page 1 of 1" not in page and "Secret" not in page
+    assert len(re.findall(r'<li class="card">', page)) == 2
+    web.force_login(foreign.member)
+    page = html(web.get("/search/", {"q": "marmalade"}))
+    assert "More than 2 posts match" in page and "Porridge" not in page
 
 
 def test_search_escapes_what_people_wrote(web, forum):
