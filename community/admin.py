@@ -94,7 +94,10 @@ class MembershipAdmin(SiteStaffCanView, admin.ModelAdmin):
 
     list_display = ["user", "group", "status", "role", "requested_at", "joined_at"]
     list_filter = ["status", "role"]
-    search_fields = ["user__display_name", "user__email", "group__name"]
+    # Not by email, and no calendar token on show: staff who may not see accounts must
+    # not learn which groups an address is in, and a token opens the group's meetings.
+    search_fields = ["user__display_name", "group__name"]
+    exclude = ["calendar_token"]
     list_select_related = ["user", "group"]
 
     def has_add_permission(self, request):

@@ -169,7 +169,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
             log.debug("chat: frame for a socket that has closed dropped")
 
     async def dispatch(self, message: dict) -> None:
-        if message.get("type") in self.FAN_OUT_EVENTS:
+        kind = message.get("type", "")
+        if self.group is None and kind.startswith(("chat.", "user.")):
+            # Listening starts before the checks at connect; a socket that was refused
+            # (or is closing) may still get a group's events: nothing is for it.
+            return
+        if kind in self.FAN_OUT_EVENTS:
             await getattr(self, get_handler_name(message))(message)
             return
         await super().dispatch(message)
