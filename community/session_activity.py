@@ -16,8 +16,11 @@ from django.core.cache import cache
 
 
 def seen_key(session_key: str) -> str:
-    """The cache key that says a session's activity was recorded lately, and from where."""
-    return f"usersession-seen:{session_key}"
+    """The cache key that says a session's activity was recorded lately, and from where.
+    Named by a keyed hash of the session key: Redis must not hold keys that log people in."""
+    from community.realtime import session_ref
+
+    return f"usersession-seen:{session_ref(session_key)}"
 
 
 class UserSessionActivityMiddleware:

@@ -254,6 +254,9 @@ EMAIL_BACKEND = env_str(
 )
 
 # --- Security -------------------------------------------------------------------------
+# The key for members' pseudonyms in the security and audit logs; set it apart from the
+# secret key so that rotating that does not change every pseudonym (security_log.py).
+KINDRED_PSEUDONYM_KEY = os.environ.get("KINDRED_PSEUDONYM_KEY", "")
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", not DEBUG and not TESTING)
 SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from django.views.generic import TemplateView
 
@@ -11,6 +12,9 @@ handler429 = pages.too_many_requests
 
 admin.site.site_header = "Kindred site administration"
 admin.site.site_title = "Kindred admin"
+# Everyone logs in through allauth's page, with its rate limits and failed-login log; the
+# admin's own login form would be an unthrottled side door.
+admin.site.login = login_required(admin.site.login)
 
 urlpatterns = [
     path("", pages.home, name="home"),

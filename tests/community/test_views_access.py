@@ -1362,12 +1362,23 @@ def test_admin_route_access(web, as_, world, admin_objects, key):
             as_(world.people[OPEN][role])
             response = web.get(url)
             expected = for_staff if role == "staff" else NON_STAFF_ADMIN.get(key, ADMIN_LOGIN)
+            if key == "admin:login" and role == "anonymous":
+                expected = LOGIN  # the admin's login form sends people to the site's
             if expected == ADMIN_LOGIN:
                 assert response.status_code == 302, (url, role, response.status_code)
                 assert response["Location"] == "/admin/login/?" + urlencode({"next": url},
                                                                             safe="/"), role
             else:
                 assert_outcome(response, expected)
+
+
+def test_the_admin_login_form_is_no_way_round_the_sites_login(web, world):
+    """The site's login page has the rate limits and the failed-login log."""
+    staff = world.people[OPEN]["staff"]
+    response = web.post("/admin/login/", {"username": staff.email, "password": "guess"})
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+    assert "_auth_user_id" not in web.session
 
 
 def test_admin_sends_anonymous_to_its_login(web, world):
