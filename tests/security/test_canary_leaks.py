@@ -63,6 +63,7 @@ from community.services import meetings as meeting_services
 from community.services import membership as membership_services
 from forums import services as forum_services
 from forums.models import TREE_KEY_WIDTH, Category, Post, Thread, ThreadFollow
+from forums.search import refresh_documents
 from moderation import rulebook
 from moderation.models import Case, ScreeningRule
 from moderation.services import cases as case_services
@@ -156,6 +157,7 @@ def _old_post(thread: Thread, author: User, parent: Post, body: str) -> Post:
     )
     post.tree_key = parent.tree_key + str(post.pk).zfill(TREE_KEY_WIDTH)
     Post.objects.filter(pk=post.pk).update(tree_key=post.tree_key)
+    refresh_documents(Post.objects.filter(pk=post.pk))  # searchable, as the service makes it
     return post
 
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from community.models import ChatMessage, Group, Meeting, Notification, Resource, Signpost
 from community.text import ALLOWED_PROTOCOLS, ALLOWED_TAGS, render_markdown, sanitize_html
 from forums.models import Category, Post, Thread
+from forums.search import refresh_documents
 from moderation.models import Case, Flag
 from tests.conftest import add_membership
 from tests.security.html_checks import fragment_problems, page_problems, style_values
@@ -147,6 +148,7 @@ def _post(thread, author, body: str, parent=None, **fields):
         tree_key="", **fields)
     post.tree_key = (parent.tree_key if parent else "") + str(post.pk).zfill(TREE_KEY_WIDTH)
     Post.objects.filter(pk=post.pk).update(tree_key=post.tree_key)
+    refresh_documents(Post.objects.filter(pk=post.pk))  # searchable, as the service makes it
     return post
 
 
