@@ -8,6 +8,7 @@ wait for the next frame of one type without losing the others.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -174,7 +175,11 @@ class ChatSocket:
         if not self.disconnected:
             self.disconnected = True
             # A socket the server closed has nothing left to say: don't wait long for it.
-            await self.communicator.disconnect(timeout=1.0 if self.closed is None else 0.2)
+            wait = 1.0 if self.closed is None else 0.2
+            # The communicator waits without limit for a cancelled consumer to finish, and
+            # a channels-redis receive being cancelled can stall: bound it.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.communicator.disconnect(timeout=wait), wait + 5)
 
 
 async def open_chat(
