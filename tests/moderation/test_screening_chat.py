@@ -21,7 +21,6 @@ from django.utils.html import escape
 from community import realtime
 from community.models import ChatMessage, Group, Membership, Notification, User
 from community.services.chat import CHAT_MESSAGE, post_chat_message
-from config.asgi import application
 from moderation import rulebook
 from moderation.models import Case, ScreeningRule
 from moderation.services.cases import resolve_case
@@ -29,9 +28,7 @@ from moderation.signposting import PANELS, PROMPTS, ScreeningBlocked, ScreeningP
 from tests.community.chat_helpers import (
     FAST_HASHERS,
     ChatSocket,
-    close_orm_thread_connections,
     fresh_cache_keys,
-    open_chat,
 )
 from tests.conftest import add_membership
 
@@ -305,31 +302,6 @@ def test_a_groups_watched_word_takes_effect_at_once_without_a_restart(room):
 
 
 # --- the socket -------------------------------------------------------------------------------
-
-
-class Sockets:
-    def __init__(self) -> None:
-        self.opened: list[ChatSocket] = []
-
-    async def join(self, user, slug: str, *, after=None) -> tuple[ChatSocket, dict]:
-        sock = await open_chat(application, user, slug, after=after)
-        self.opened.append(sock)
-        assert sock.accepted
-        return sock, await sock.next("history")
-
-    async def close_all(self) -> None:
-        for sock in self.opened:
-            await sock.disconnect()
-
-
-@pytest.fixture
-async def chat():
-    sockets = Sockets()
-    try:
-        yield sockets
-    finally:
-        await sockets.close_all()
-        await close_orm_thread_connections()
 
 
 @database_sync_to_async
