@@ -23,7 +23,7 @@ from django.conf import settings
 
 from community import policy, realtime, selectors
 from community.consumers.guard import SOCKET_GONE, UNAVAILABLE
-from community.consumers.roster import Roster
+from community.consumers.roster import Roster, standings_for
 from community.models import Group
 from community.presence import get_presence
 from community.security_log import security_event
@@ -74,14 +74,6 @@ def _open(user, slug: str, raw_after: str) -> dict:
         "more": more,
         "snapshot": snapshot,
     }
-
-
-def _recheck(user, group_id: int) -> tuple[int | None, bool]:
-    policy.forget_memberships(user)
-    group = Group.objects.filter(pk=group_id).first()
-    code = policy.chat_close_code(user, group)
-    membership = policy.membership_of(user, group) if group else None
-    return code, bool(membership and membership.is_muted)
 
 
 def _as_int(value) -> int | None:
@@ -281,7 +273,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             _send_presence(self.channel_layer, self.group.pk, key))
 
     async def recheck_membership(self) -> None:
-        code, muted = await db(_recheck)(self.user, self.group.pk)
+        pair = (self.user.pk, self.group.pk)
+        code, muted, _seq = (await db(standings_for)({pair}))[pair]
         await self.apply_standing(code, muted)
 
     async def apply_standing(self, code: int | None, muted: bool) -> None:
