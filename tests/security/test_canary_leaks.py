@@ -84,7 +84,9 @@ pytestmark = pytest.mark.django_db
 
 __all__ = ["_module_client", "live_sockets", "web"]  # fixtures, used by name
 
-TOKEN = uuid.uuid4().hex[:10]
+# Starts with a letter: PostgreSQL's text search reads a hex run such as "471e554d09" as a
+# number in scientific notation plus a word, so a search for the whole token would miss.
+TOKEN = "k" + uuid.uuid4().hex[:10]
 PREFIX = f"CANARY-{TOKEN}"
 PRIVATE = ("approval", "invite")
 
